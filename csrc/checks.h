@@ -1,0 +1,43 @@
+// Input validation shared by the CPU and CUDA kernels. Messages follow
+// "what, expected, got"; dyconv/_checks.py mirrors them for the fake kernels.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/util/ArrayRef.h>
+#include <c10/util/Optional.h>
+
+#include <string_view>
+
+namespace dyconv {
+
+// Sizes of one per-sample convolution problem.
+struct ConvGeometry {
+  int64_t B, Cin, H, W;           // input
+  int64_t Cout, kH, kW;           // filter bank of each sample
+  int64_t sH, sW, pH, pW, dH, dW; // stride, padding, dilation
+  int64_t Hout, Wout;             // output
+  int64_t K() const { return Cin * kH * kW; }  // GEMM reduction length
+  int64_t N() const { return Hout * Wout; }    // output pixels per sample
+};
+
+enum class Norm { Layer, Instance, None };
+enum class Activation { Relu, Sigmoid, None };
+
+ConvGeometry check_conv_inputs(
+    const char* op, const at::Tensor& x, const at::Tensor& weight,
+    const std::optional<at::Tensor>& bias, c10::IntArrayRef stride,
+    c10::IntArrayRef padding, c10::IntArrayRef dilation);
+
+// Checks scale/shift against the geometry and returns the parsed options.
+std::pair<Norm, Activation> check_norm_act_inputs(
+    const char* op, const ConvGeometry& g, const at::Tensor& x, const at::Tensor& scale,
+    const at::Tensor& shift, std::string_view norm, std::string_view activation);
+
+// Width of the statistics tensors (mean, rstd) for a norm: 1, Cout or 0.
+int64_t stat_groups(Norm norm, int64_t Cout);
+
+// Checks a tensor that must have exactly `shape`, the dtype and device of x.
+void check_like(const char* op, const char* name, const at::Tensor& t, const at::Tensor& x,
+                c10::IntArrayRef shape);
+
+}  // namespace dyconv

@@ -1,0 +1,126 @@
+// Per-sample convolution as GEMMs on column tiles, shared by both CPU ops.
+//
+// Work is split into items (b, t): sample b, tile t of its output pixels.
+// Each item builds the im2col tile of x[b] (sized to stay in cache) and runs
+// one GEMM with weight[b]; callers hook into the tile while it is hot
+// (forward epilogue: normalization statistics; backward prologue: turning the
+// output gradient into the conv-output gradient).
+#pragma once
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "checks.h"
+#include "cpu/blas.h"
+#include "cpu/im2col.h"
+
+namespace dyconv::cpu {
+
+struct TilePlan {
+  int64_t tile;    // output pixels per tile
+  int64_t ntiles;  // tiles per sample
+  int64_t items;   // B * ntiles
+  int64_t begin(int64_t t, int64_t N) const { return t * tile; }
+  int64_t end(int64_t t, int64_t N) const { return std::min(N, (t + 1) * tile); }
+};
+
+// Tiles of about 256 KiB of im2col columns (L2-resident), a multiple of 16 pixels.
+template <typename T>
+TilePlan plan_tiles(const ConvGeometry& g) {
+  const int64_t N = g.N();
+  int64_t tile = (int64_t(256) * 1024 / int64_t(sizeof(T))) / std::max<int64_t>(1, g.K());
+  tile = std::max<int64_t>(64, tile / 16 * 16);
+  // Enough tiles to keep every thread busy when the batch is small.
+  const int64_t threads = at::get_num_threads();
+  if (g.B < threads) {
+    const int64_t per_thread = (N + threads - 1) / threads;
+    tile = std::min(tile, std::max<int64_t>(64, (per_thread + 15) / 16 * 16));
+  }
+  tile = std::min(tile, N);
+  const int64_t ntiles = (N + tile - 1) / tile;
+  return {tile, ntiles, g.B * ntiles};
+}
+
+// y[b] (Cout, N) = weight[b] (Cout, K) @ im2col(x[b]); epilogue(b, t, n0, n1)
+// runs after each tile's GEMM. x, w, y contiguous.
+template <typename T, typename Epilogue>
+void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y, Epilogue&& epilogue) {
+  const TilePlan p = plan_tiles<T>(g);
+  const int64_t K = g.K(), N = g.N(), Cout = g.Cout;
+  at::parallel_for(0, p.items, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> cols(K * p.tile);
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t b = item / p.ntiles, t = item % p.ntiles;
+      const int64_t n0 = p.begin(t, N), n1 = p.end(t, N), nt = n1 - n0;
+      im2col_tile(g, x + b * g.Cin * g.H * g.W, n0, n1, cols.data());
+      // Row-major Y(Cout, nt) = W(Cout, K) @ C(K, nt), i.e. column-major Y^T = C^T W^T.
+      gemm(false, false, nt, Cout, K, T(1),
+                 cols.data(), nt, w + b * Cout * K, K, T(0), y + b * Cout * N + n0, N);
+      epilogue(b, t, n0, n1);
+    }
+  });
+}
+
+// Gradients of the convolution from dy (B, Cout, N):
+//   dw[b] = dy[b] @ im2col(x[b])^T, dx[b] = col2im(weight[b]^T @ dy[b]).
+// dx and dw may be null (not needed); dx must be zero-filled. prologue(b, n0, n1)
+// runs before a tile of dy is read (it may write that tile of dy).
+template <typename T, typename Prologue>
+void conv_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                   Prologue&& prologue) {
+  const TilePlan p = plan_tiles<T>(g);
+  const int64_t K = g.K(), N = g.N(), Cout = g.Cout, in_size = g.Cin * g.H * g.W;
+  std::mutex merge;  // guards samples split between threads
+  at::parallel_for(0, p.items, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> cols(K * p.tile);
+    std::vector<T> dw_local(dw ? Cout * K : 0), dx_local;
+    int64_t item = begin;
+    while (item < end) {
+      const int64_t b = item / p.ntiles;
+      const int64_t t0 = item % p.ntiles, t1 = std::min(p.ntiles, t0 + (end - item));
+      // A sample whose tiles all belong to this thread is written directly.
+      const bool whole = t0 == 0 && t1 == p.ntiles;
+      T* dxb = dx ? dx + b * in_size : nullptr;
+      if (dx && !whole) {
+        dx_local.assign(in_size, T(0));
+        dxb = dx_local.data();
+      }
+      T* dwb = dw ? (whole ? dw + b * Cout * K : dw_local.data()) : nullptr;
+      const T* wb = w + b * Cout * K;
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n0 = p.begin(t, N), n1 = p.end(t, N), nt = n1 - n0;
+        prologue(b, n0, n1);
+        const T* dyt = dy + b * Cout * N + n0;
+        if (dwb) {
+          im2col_tile(g, x + b * in_size, n0, n1, cols.data());
+          // Row-major dW(Cout, K) += dY(Cout, nt) @ C(K, nt)^T.
+          gemm(true, false, K, Cout, nt, T(1),
+                     cols.data(), nt, dyt, N, T(t == t0 ? 0 : 1), dwb, K);
+        }
+        if (dxb) {
+          // Row-major dC(K, nt) = W(Cout, K)^T @ dY(Cout, nt).
+          gemm(false, true, nt, K, Cout, T(1),
+                     dyt, N, wb, K, T(0), cols.data(), nt);
+          col2im_tile(g, cols.data(), n0, n1, dxb);
+        }
+      }
+      if (!whole) {
+        std::lock_guard<std::mutex> lock(merge);
+        if (dx) {
+          T* dst = dx + b * in_size;
+          for (int64_t i = 0; i < in_size; ++i) dst[i] += dx_local[i];
+        }
+        if (dw) {
+          T* dst = dw + b * Cout * K;
+          for (int64_t i = 0; i < Cout * K; ++i) dst[i] += dw_local[i];
+        }
+      }
+      item += t1 - t0;
+    }
+  });
+}
+
+}  // namespace dyconv::cpu

@@ -1,0 +1,69 @@
+// CPU kernels of dyconv::dynamic_conv2d and dyconv::dynamic_conv2d_backward.
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <torch/library.h>
+
+#include "checks.h"
+#include "cpu/conv_engine.h"
+
+namespace dyconv::cpu {
+namespace {
+
+at::Tensor dynamic_conv2d_cpu(const at::Tensor& x_in, const at::Tensor& weight_in,
+                              const std::optional<at::Tensor>& bias_in, c10::IntArrayRef stride,
+                              c10::IntArrayRef padding, c10::IntArrayRef dilation) {
+  const ConvGeometry g =
+      check_conv_inputs("dynamic_conv2d", x_in, weight_in, bias_in, stride, padding, dilation);
+  at::Tensor y = at::empty({g.B, g.Cout, g.Hout, g.Wout}, x_in.options());
+  if (g.B == 0) return y;
+  const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
+  const bool has_bias = bias_in.has_value() && bias_in->defined();
+  const at::Tensor bias = has_bias ? bias_in->contiguous() : at::Tensor();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv2d_cpu", [&] {
+    const scalar_t* bp = has_bias ? bias.const_data_ptr<scalar_t>() : nullptr;
+    scalar_t* yp = y.mutable_data_ptr<scalar_t>();
+    const int64_t N = g.N();
+    conv_forward<scalar_t>(g, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), yp,
+                           [&](int64_t b, int64_t, int64_t n0, int64_t n1) {
+                             if (!bp) return;
+                             for (int64_t c = 0; c < g.Cout; ++c) {
+                               scalar_t* row = yp + (b * g.Cout + c) * N;
+                               const scalar_t v = bp[b * g.Cout + c];
+                               for (int64_t n = n0; n < n1; ++n) row[n] += v;
+                             }
+                           });
+  });
+  return y;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
+    const at::Tensor& grad_out, const at::Tensor& x_in, const at::Tensor& weight_in,
+    c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
+    std::array<bool, 3> mask) {
+  const char* op = "dynamic_conv2d_backward";
+  const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
+  check_like(op, "grad_out", grad_out, x_in, {g.B, g.Cout, g.Hout, g.Wout});
+  const auto none = x_in.new_empty({0});
+  at::Tensor dx = mask[0] ? at::zeros({g.B, g.Cin, g.H, g.W}, x_in.options()) : none;
+  at::Tensor dw = mask[1] ? at::zeros({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none;
+  at::Tensor db = mask[2] ? grad_out.sum({2, 3}) : none;
+  if (g.B == 0 || !(mask[0] || mask[1])) return {dx, dw, db};
+  const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), dy = grad_out.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv2d_backward_cpu", [&] {
+    conv_backward<scalar_t>(g, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
+                            dy.const_data_ptr<scalar_t>(),
+                            mask[0] ? dx.mutable_data_ptr<scalar_t>() : nullptr,
+                            mask[1] ? dw.mutable_data_ptr<scalar_t>() : nullptr,
+                            [](int64_t, int64_t, int64_t) {});
+  });
+  return {dx, dw, db};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(dyconv, CPU, m) {
+  m.impl("dynamic_conv2d", &dynamic_conv2d_cpu);
+  m.impl("dynamic_conv2d_backward", &dynamic_conv2d_backward_cpu);
+}
+
+}  // namespace dyconv::cpu

@@ -1,0 +1,262 @@
+// CPU kernels of dyconv::dynamic_conv_norm_act and its backward.
+//
+// Forward: the conv GEMM of each tile is followed, while the tile is in cache,
+// by per-(sample, tile, channel) mean and M2 (Chan et al. merge afterwards, so
+// the variance is as exact as a two-pass one). One more pass applies
+// normalize + affine + activation as out = act(y * a[b,c] + s[b,c]).
+// Backward: one pass recomputes the activation input from the saved conv
+// output, forms dz and the per-channel sums that the affine and norm
+// gradients need; the conv backward then turns each dz tile into the
+// conv-output gradient just before its GEMMs read it.
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <torch/library.h>
+
+#include <cmath>
+
+#include "checks.h"
+#include "cpu/conv_engine.h"
+
+namespace dyconv::cpu {
+namespace {
+
+using acc_t = double;  // statistics and reductions
+
+template <typename T>
+inline T activate(T z, Activation act) {
+  switch (act) {
+    case Activation::Relu: return z > T(0) ? z : T(0);
+    case Activation::Sigmoid: return T(1) / (T(1) + std::exp(-z));
+    default: return z;
+  }
+}
+
+// d act(z) / dz
+template <typename T>
+inline T activate_grad(T z, Activation act) {
+  switch (act) {
+    case Activation::Relu: return z > T(0) ? T(1) : T(0);
+    case Activation::Sigmoid: {
+      const T s = T(1) / (T(1) + std::exp(-z));
+      return s * (T(1) - s);
+    }
+    default: return T(1);
+  }
+}
+
+// Per-sample statistics -> (mean, rstd) tensors of shape (B, G).
+template <typename T>
+void finish_stats(const ConvGeometry& g, const TilePlan& p, Norm norm, double eps,
+                  const std::vector<acc_t>& tile_mean, const std::vector<acc_t>& tile_m2,
+                  T* mean, T* rstd) {
+  const int64_t N = g.N();
+  at::parallel_for(0, g.B, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t groups = norm == Norm::Layer ? 1 : g.Cout;
+      for (int64_t grp = 0; grp < groups; ++grp) {
+        acc_t n = 0, m = 0, m2 = 0;
+        const int64_t c0 = norm == Norm::Layer ? 0 : grp, c1 = norm == Norm::Layer ? g.Cout : grp + 1;
+        for (int64_t c = c0; c < c1; ++c) {
+          for (int64_t t = 0; t < p.ntiles; ++t) {
+            const acc_t nb = acc_t(p.end(t, N) - p.begin(t, N));
+            const int64_t i = (b * p.ntiles + t) * g.Cout + c;
+            const acc_t delta = tile_mean[i] - m, tot = n + nb;
+            m += delta * nb / tot;
+            m2 += tile_m2[i] + delta * delta * n * nb / tot;
+            n = tot;
+          }
+        }
+        mean[b * groups + grp] = T(m);
+        rstd[b * groups + grp] = T(1.0 / std::sqrt(m2 / n + eps));
+      }
+    }
+  });
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act_cpu(
+    const at::Tensor& x_in, const at::Tensor& weight_in, const at::Tensor& scale_in,
+    const at::Tensor& shift_in, c10::IntArrayRef stride, c10::IntArrayRef padding,
+    c10::IntArrayRef dilation, c10::string_view norm_s, c10::string_view act_s, double eps) {
+  const char* op = "dynamic_conv_norm_act";
+  const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
+  const auto [norm, act] = check_norm_act_inputs(op, g, x_in, scale_in, shift_in, norm_s, act_s);
+  TORCH_CHECK(eps > 0, op, ": eps must be > 0, got ", eps);
+  const int64_t G = stat_groups(norm, g.Cout);
+  at::Tensor y = at::empty({g.B, g.Cout, g.Hout, g.Wout}, x_in.options());
+  at::Tensor out = at::empty_like(y);
+  at::Tensor mean = at::empty({g.B, G}, x_in.options()), rstd = at::empty({g.B, G}, x_in.options());
+  if (g.B == 0) return {out, y, mean, rstd};
+  const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
+  const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv_norm_act_cpu", [&] {
+    using T = scalar_t;
+    const TilePlan p = plan_tiles<T>(g);
+    const int64_t N = g.N(), Cout = g.Cout;
+    T* yp = y.mutable_data_ptr<T>();
+    const bool stats = norm != Norm::None;
+    std::vector<acc_t> tile_mean(stats ? p.items * Cout : 0), tile_m2(stats ? p.items * Cout : 0);
+    conv_forward<T>(g, x.const_data_ptr<T>(), w.const_data_ptr<T>(), yp,
+                    [&](int64_t b, int64_t t, int64_t n0, int64_t n1) {
+                      if (!stats) return;
+                      const acc_t nt = acc_t(n1 - n0);
+                      for (int64_t c = 0; c < Cout; ++c) {
+                        const T* row = yp + (b * Cout + c) * N;
+                        acc_t s = 0;
+                        for (int64_t n = n0; n < n1; ++n) s += row[n];
+                        const acc_t m = s / nt;
+                        acc_t m2 = 0;
+                        for (int64_t n = n0; n < n1; ++n) m2 += (row[n] - m) * (row[n] - m);
+                        tile_mean[(b * p.ntiles + t) * Cout + c] = m;
+                        tile_m2[(b * p.ntiles + t) * Cout + c] = m2;
+                      }
+                    });
+    T* mp = mean.mutable_data_ptr<T>();
+    T* rp = rstd.mutable_data_ptr<T>();
+    if (stats) finish_stats<T>(g, p, norm, eps, tile_mean, tile_m2, mp, rp);
+    const T* sc = scale.const_data_ptr<T>();
+    const T* sh = shift.const_data_ptr<T>();
+    T* op_ = out.mutable_data_ptr<T>();
+    at::parallel_for(0, g.B * Cout, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t b = i / Cout, c = i % Cout, s = norm == Norm::Layer ? b : i;
+        // out = act((y - mean) * rstd * scale + shift) = act(y * a + o)
+        const T a = stats ? rp[s] * sc[i] : sc[i];
+        const T o = stats ? sh[i] - mp[s] * a : sh[i];
+        const T* yr = yp + i * N;
+        T* orow = op_ + i * N;
+        switch (act) {
+          case Activation::Relu:
+            for (int64_t n = 0; n < N; ++n) orow[n] = std::max(yr[n] * a + o, T(0));
+            break;
+          case Activation::Sigmoid:
+            for (int64_t n = 0; n < N; ++n) orow[n] = T(1) / (T(1) + std::exp(-(yr[n] * a + o)));
+            break;
+          default:
+            for (int64_t n = 0; n < N; ++n) orow[n] = yr[n] * a + o;
+        }
+        (void)b;
+      }
+    });
+  });
+  return {out, y, mean, rstd};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act_backward_cpu(
+    const at::Tensor& grad_out, const at::Tensor& x_in, const at::Tensor& weight_in,
+    const at::Tensor& scale_in, const at::Tensor& shift_in, const at::Tensor& y_in,
+    const at::Tensor& mean_in, const at::Tensor& rstd_in, c10::IntArrayRef stride,
+    c10::IntArrayRef padding, c10::IntArrayRef dilation, c10::string_view norm_s,
+    c10::string_view act_s, std::array<bool, 4> mask) {
+  const char* op = "dynamic_conv_norm_act_backward";
+  const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
+  const auto [norm, act] = check_norm_act_inputs(op, g, x_in, scale_in, shift_in, norm_s, act_s);
+  const int64_t G = stat_groups(norm, g.Cout);
+  check_like(op, "grad_out", grad_out, x_in, {g.B, g.Cout, g.Hout, g.Wout});
+  check_like(op, "conv_out", y_in, x_in, {g.B, g.Cout, g.Hout, g.Wout});
+  check_like(op, "mean", mean_in, x_in, {g.B, G});
+  check_like(op, "rstd", rstd_in, x_in, {g.B, G});
+  const auto none = x_in.new_empty({0});
+  at::Tensor dx = mask[0] ? at::zeros({g.B, g.Cin, g.H, g.W}, x_in.options()) : none;
+  at::Tensor dw = mask[1] ? at::zeros({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none;
+  at::Tensor dscale = mask[2] ? at::empty({g.B, g.Cout}, x_in.options()) : none;
+  at::Tensor dshift = mask[3] ? at::empty({g.B, g.Cout}, x_in.options()) : none;
+  if (g.B == 0 || !(mask[0] || mask[1] || mask[2] || mask[3])) return {dx, dw, dscale, dshift};
+  const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), y = y_in.contiguous();
+  const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();
+  const at::Tensor gout = grad_out.contiguous();
+  const bool need_conv = mask[0] || mask[1];
+  // dz = grad at the activation input; becomes the conv-output gradient in place.
+  at::Tensor dz = at::empty({g.B, g.Cout, g.Hout, g.Wout}, x_in.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv_norm_act_backward_cpu", [&] {
+    using T = scalar_t;
+    const int64_t N = g.N(), Cout = g.Cout;
+    const bool stats = norm != Norm::None;
+    const T* yp = y.const_data_ptr<T>();
+    const T* gp = gout.const_data_ptr<T>();
+    const T* mp = mean_in.contiguous().const_data_ptr<T>();
+    const T* rp = rstd_in.contiguous().const_data_ptr<T>();
+    const T* sc = scale.const_data_ptr<T>();
+    const T* sh = shift.const_data_ptr<T>();
+    T* dzp = dz.mutable_data_ptr<T>();
+    // Pass 1: dz, sum(dz) (= dshift) and sum(dz * xhat) (= dscale) per (b, c).
+    std::vector<acc_t> s1(g.B * Cout), s2(g.B * Cout);
+    at::parallel_for(0, g.B * Cout, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t s = norm == Norm::Layer ? i / Cout : i;
+        const T m = stats ? mp[s] : T(0), r = stats ? rp[s] : T(1);
+        const T a = r * sc[i], o = sh[i] - m * a;
+        const T* yr = yp + i * N;
+        const T* gr = gp + i * N;
+        T* dr = dzp + i * N;
+        acc_t a1 = 0, a2 = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          const T d = gr[n] * activate_grad(yr[n] * a + o, act);
+          dr[n] = d;
+          a1 += d;
+          a2 += d * (yr[n] - m) * r;
+        }
+        s1[i] = a1;
+        s2[i] = a2;
+      }
+    });
+    if (mask[2]) {
+      T* p = dscale.mutable_data_ptr<T>();
+      for (int64_t i = 0; i < g.B * Cout; ++i) p[i] = T(s2[i]);
+    }
+    if (mask[3]) {
+      T* p = dshift.mutable_data_ptr<T>();
+      for (int64_t i = 0; i < g.B * Cout; ++i) p[i] = T(s1[i]);
+    }
+    if (!need_conv) return;
+    // Norm backward coefficients: dy = k1 * dz + k2 * y + k3 per (b, c), from
+    // dy = rstd * (scale * dz - mean(dxhat) - xhat * mean(dxhat * xhat)).
+    std::vector<T> k1(g.B * Cout), k2(g.B * Cout), k3(g.B * Cout);
+    for (int64_t b = 0; b < g.B; ++b) {
+      acc_t t1 = 0, t2 = 0;  // layer: sums over the channels of the sample
+      if (norm == Norm::Layer) {
+        for (int64_t c = 0; c < Cout; ++c) {
+          t1 += acc_t(sc[b * Cout + c]) * s1[b * Cout + c];
+          t2 += acc_t(sc[b * Cout + c]) * s2[b * Cout + c];
+        }
+      }
+      for (int64_t c = 0; c < Cout; ++c) {
+        const int64_t i = b * Cout + c;
+        if (!stats) {
+          k1[i] = sc[i], k2[i] = 0, k3[i] = 0;
+          continue;
+        }
+        const int64_t s = norm == Norm::Layer ? b : i;
+        const acc_t M = norm == Norm::Layer ? acc_t(Cout * N) : acc_t(N);
+        const acc_t m1 = (norm == Norm::Layer ? t1 : acc_t(sc[i]) * s1[i]) / M;
+        const acc_t m2 = (norm == Norm::Layer ? t2 : acc_t(sc[i]) * s2[i]) / M;
+        const acc_t r = rp[s], m = mp[s];
+        // rstd * (scale*dz - m1 - (y - mean) * rstd * m2)
+        k1[i] = T(r * sc[i]);
+        k2[i] = T(-r * r * m2);
+        k3[i] = T(r * (-m1 + m * r * m2));
+      }
+    }
+    conv_backward<T>(g, x.const_data_ptr<T>(), w.const_data_ptr<T>(), dzp,
+                     mask[0] ? dx.mutable_data_ptr<T>() : nullptr,
+                     mask[1] ? dw.mutable_data_ptr<T>() : nullptr,
+                     [&](int64_t b, int64_t n0, int64_t n1) {
+                       for (int64_t c = 0; c < Cout; ++c) {
+                         const int64_t i = b * Cout + c;
+                         T* dr = dzp + i * N;
+                         const T* yr = yp + i * N;
+                         const T c1 = k1[i], c2 = k2[i], c3 = k3[i];
+                         for (int64_t n = n0; n < n1; ++n) dr[n] = c1 * dr[n] + c2 * yr[n] + c3;
+                       }
+                     });
+  });
+  return {dx, dw, dscale, dshift};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(dyconv, CPU, m) {
+  m.impl("dynamic_conv_norm_act", &dynamic_conv_norm_act_cpu);
+  m.impl("dynamic_conv_norm_act_backward", &dynamic_conv_norm_act_backward_cpu);
+}
+
+}  // namespace dyconv::cpu

@@ -1,0 +1,46 @@
+"""Fake (meta) kernels: output shapes for torch.compile and FakeTensorMode."""
+from __future__ import annotations
+
+import torch
+
+from dyconv._checks import check_conv, check_norm_act, empty_grad
+
+
+@torch.library.register_fake("dyconv::dynamic_conv2d")
+def _dynamic_conv2d_fake(x, weight, bias, stride, padding, dilation):
+    Hout, Wout = check_conv("dynamic_conv2d", x, weight, bias, stride, padding, dilation)
+    return x.new_empty((x.shape[0], weight.shape[1], Hout, Wout))
+
+
+@torch.library.register_fake("dyconv::dynamic_conv2d_backward")
+def _dynamic_conv2d_backward_fake(grad_out, x, weight, stride, padding, dilation, output_mask):
+    check_conv("dynamic_conv2d_backward", x, weight, None, stride, padding, dilation)
+    grad_x = torch.empty_like(x, memory_format=torch.contiguous_format) if output_mask[0] else empty_grad(x)
+    grad_w = torch.empty_like(weight, memory_format=torch.contiguous_format) if output_mask[1] else empty_grad(x)
+    grad_b = x.new_empty(weight.shape[:2]) if output_mask[2] else empty_grad(x)
+    return grad_x, grad_w, grad_b
+
+
+@torch.library.register_fake("dyconv::dynamic_conv_norm_act")
+def _dynamic_conv_norm_act_fake(x, weight, scale, shift, stride, padding, dilation, norm, activation, eps):
+    op = "dynamic_conv_norm_act"
+    Hout, Wout = check_conv(op, x, weight, None, stride, padding, dilation)
+    groups = check_norm_act(op, x, weight, scale, shift, norm, activation)
+    shape = (x.shape[0], weight.shape[1], Hout, Wout)
+    stats = (x.shape[0], groups)
+    return x.new_empty(shape), x.new_empty(shape), x.new_empty(stats), x.new_empty(stats)
+
+
+@torch.library.register_fake("dyconv::dynamic_conv_norm_act_backward")
+def _dynamic_conv_norm_act_backward_fake(
+    grad_out, x, weight, scale, shift, conv_out, mean, rstd,
+    stride, padding, dilation, norm, activation, output_mask,
+):
+    op = "dynamic_conv_norm_act_backward"
+    check_conv(op, x, weight, None, stride, padding, dilation)
+    check_norm_act(op, x, weight, scale, shift, norm, activation)
+    grad_x = torch.empty_like(x, memory_format=torch.contiguous_format) if output_mask[0] else empty_grad(x)
+    grad_w = torch.empty_like(weight, memory_format=torch.contiguous_format) if output_mask[1] else empty_grad(x)
+    grad_scale = torch.empty_like(scale, memory_format=torch.contiguous_format) if output_mask[2] else empty_grad(x)
+    grad_shift = torch.empty_like(shift, memory_format=torch.contiguous_format) if output_mask[3] else empty_grad(x)
+    return grad_x, grad_w, grad_scale, grad_shift

@@ -1,0 +1,69 @@
+"""The public functions: parse the Python-level arguments, then call the ops."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from dyconv._args import ACTIVATIONS, NORMS, check_choice, check_eps, conv_params
+
+
+def _kernel_size(weight: torch.Tensor) -> tuple[int, int]:
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 5:
+        got = f"{weight.dim()} dims" if isinstance(weight, torch.Tensor) else type(weight).__name__
+        raise ValueError(
+            f"weight must be a 5-D tensor (B, Cout, Cin, kH, kW), expected 5 dims, got {got}"
+        )
+    return weight.shape[3], weight.shape[4]
+
+
+def _prepare(x, weight, stride, padding, dilation):
+    stride, padding, dilation, extra = conv_params(_kernel_size(weight), stride, padding, dilation)
+    if any(extra):  # "same" with an odd total padding: F.conv2d pads the far side one more
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            raise ValueError("x must be a 4-D tensor (B, Cin, H, W)")
+        x = F.pad(x, (0, extra[1], 0, extra[0]))
+    return x, list(stride), list(padding), list(dilation)
+
+
+def dynamic_conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1):
+    """Per-sample 2-D convolution: ``out[b] = F.conv2d(x[b:b+1], weight[b], bias[b])``.
+
+    Args:
+        x: ``(B, Cin, H, W)`` input.
+        weight: ``(B, Cout, Cin, kH, kW)``; sample ``b`` is convolved with ``weight[b]``.
+        bias: ``(B, Cout)`` or ``None``.
+        stride, dilation: int or ``(int, int)``, >= 1.
+        padding: int, ``(int, int)``, ``"same"`` (stride 1 only) or ``"valid"``.
+
+    Returns ``(B, Cout, Hout, Wout)`` with the output size of ``F.conv2d``.
+    """
+    x, stride, padding, dilation = _prepare(x, weight, stride, padding, dilation)
+    return torch.ops.dyconv.dynamic_conv2d(x, weight, bias, stride, padding, dilation)
+
+
+def dynamic_conv_norm_act(
+    x, weight, scale, shift, *, stride=1, padding="same", dilation=1,
+    norm="layer", activation="relu", eps=1e-5,
+):
+    """Fused per-sample convolution, normalization, affine and activation.
+
+    ``y = dynamic_conv2d(x, weight)``; ``y`` is normalized to zero mean and unit
+    (biased) variance over ``(C, H, W)`` of each sample (``norm="layer"``), over
+    ``(H, W)`` of each sample and channel (``"instance"``) or not at all
+    (``"none"``); then ``y * scale[b, c] + shift[b, c]`` goes through the
+    activation (``"relu"``, ``"sigmoid"`` or ``"none"``).
+
+    Args:
+        scale, shift: ``(B, Cout)`` per-sample affine.
+        eps: added to the variance.
+
+    Returns ``(B, Cout, Hout, Wout)``.
+    """
+    check_choice("norm", norm, NORMS)
+    check_choice("activation", activation, ACTIVATIONS)
+    eps = check_eps(eps)
+    x, stride, padding, dilation = _prepare(x, weight, stride, padding, dilation)
+    out, _, _, _ = torch.ops.dyconv.dynamic_conv_norm_act(
+        x, weight, scale, shift, stride, padding, dilation, norm, activation, eps
+    )
+    return out

@@ -7,20 +7,15 @@ import torch.nn.functional as F
 from dyconv._args import ACTIVATIONS, NORMS, check_choice, check_eps, conv_params
 
 
-def _kernel_size(weight: torch.Tensor) -> tuple[int, int]:
-    if not isinstance(weight, torch.Tensor) or weight.dim() != 5:
-        got = f"{weight.dim()} dims" if isinstance(weight, torch.Tensor) else type(weight).__name__
-        raise ValueError(
-            f"weight must be a 5-D tensor (B, Cout, Cin, kH, kW), expected 5 dims, got {got}"
-        )
-    return weight.shape[3], weight.shape[4]
-
-
-def _prepare(x, weight, stride, padding, dilation):
-    stride, padding, dilation, extra = conv_params(_kernel_size(weight), stride, padding, dilation)
+def _prepare(op, x, weight, stride, padding, dilation):
+    """Parse the geometry arguments; returns them as the op takes them."""
+    for name, t, dims, layout in (("x", x, 4, "(B, Cin, H, W)"), ("weight", weight, 5, "(B, Cout, Cin, kH, kW)")):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{op}: {name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != dims:  # the kernel size is needed below; same message as the op's
+            raise RuntimeError(f"{op}: {name} must be a {dims}-D tensor {layout}, expected {dims} dims, got {t.dim()}")
+    stride, padding, dilation, extra = conv_params(weight.shape[3:], stride, padding, dilation)
     if any(extra):  # "same" with an odd total padding: F.conv2d pads the far side one more
-        if not isinstance(x, torch.Tensor) or x.dim() != 4:
-            raise ValueError("x must be a 4-D tensor (B, Cin, H, W)")
         x = F.pad(x, (0, extra[1], 0, extra[0]))
     return x, list(stride), list(padding), list(dilation)
 
@@ -37,7 +32,7 @@ def dynamic_conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1):
 
     Returns ``(B, Cout, Hout, Wout)`` with the output size of ``F.conv2d``.
     """
-    x, stride, padding, dilation = _prepare(x, weight, stride, padding, dilation)
+    x, stride, padding, dilation = _prepare("dynamic_conv2d", x, weight, stride, padding, dilation)
     return torch.ops.dyconv.dynamic_conv2d(x, weight, bias, stride, padding, dilation)
 
 
@@ -62,7 +57,7 @@ def dynamic_conv_norm_act(
     check_choice("norm", norm, NORMS)
     check_choice("activation", activation, ACTIVATIONS)
     eps = check_eps(eps)
-    x, stride, padding, dilation = _prepare(x, weight, stride, padding, dilation)
+    x, stride, padding, dilation = _prepare("dynamic_conv_norm_act", x, weight, stride, padding, dilation)
     out, _, _, _ = torch.ops.dyconv.dynamic_conv_norm_act(
         x, weight, scale, shift, stride, padding, dilation, norm, activation, eps
     )

@@ -155,11 +155,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   check_like(op, "conv_out", y_in, x_in, {g.B, g.Cout, g.Hout, g.Wout});
   check_like(op, "mean", mean_in, x_in, {g.B, G});
   check_like(op, "rstd", rstd_in, x_in, {g.B, G});
-  const auto none = x_in.new_empty({0});
-  at::Tensor dx = mask[0] ? at::zeros({g.B, g.Cin, g.H, g.W}, x_in.options()) : none;
-  at::Tensor dw = mask[1] ? at::zeros({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none;
-  at::Tensor dscale = mask[2] ? at::empty({g.B, g.Cout}, x_in.options()) : none;
-  at::Tensor dshift = mask[3] ? at::empty({g.B, g.Cout}, x_in.options()) : none;
+  // Skipped gradients: a fresh empty tensor each (outputs must not alias).
+  const auto none = [&] { return x_in.new_empty({0}); };
+  at::Tensor dx = mask[0] ? at::zeros({g.B, g.Cin, g.H, g.W}, x_in.options()) : none();
+  at::Tensor dw = mask[1] ? at::zeros({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none();
+  at::Tensor dscale = mask[2] ? at::empty({g.B, g.Cout}, x_in.options()) : none();
+  at::Tensor dshift = mask[3] ? at::empty({g.B, g.Cout}, x_in.options()) : none();
   if (g.B == 0 || !(mask[0] || mask[1] || mask[2] || mask[3])) return {dx, dw, dscale, dshift};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), y = y_in.contiguous();
   const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();

@@ -1,0 +1,31 @@
+"""Shared helpers for the op tests: random problems and tolerance-aware comparison."""
+import pytest
+import torch
+
+TOL = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-9)}
+
+
+def make_problem(B, Cin, H, W, Cout, kernel, dtype=torch.float64, seed=0, bias=False):
+    """Random x, weight, scale, shift (and bias) that all require grad."""
+    g = torch.Generator().manual_seed(seed)
+    kH, kW = kernel
+    x = torch.randn(B, Cin, H, W, generator=g, dtype=dtype)
+    w = torch.randn(B, Cout, Cin, kH, kW, generator=g, dtype=dtype) / (Cin * kH * kW) ** 0.5
+    scale = 1 + 0.5 * torch.randn(B, Cout, generator=g, dtype=dtype)
+    shift = 0.5 * torch.randn(B, Cout, generator=g, dtype=dtype)
+    tensors = [x, w, scale, shift] + ([torch.randn(B, Cout, generator=g, dtype=dtype)] if bias else [])
+    return [t.requires_grad_() for t in tensors]
+
+
+def assert_close(actual, expected, dtype, what=""):
+    """Compare with the dtype's tolerance, scaled by the magnitude of the expected tensor."""
+    tol = TOL[dtype]
+    scale = max(1.0, expected.abs().max().item()) if expected.numel() else 1.0
+    torch.testing.assert_close(
+        actual, expected, rtol=tol["rtol"], atol=tol["atol"] * scale, msg=lambda m: f"{what}: {m}"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_seed():
+    torch.manual_seed(0)

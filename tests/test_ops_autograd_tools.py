@@ -1,0 +1,77 @@
+"""gradcheck, torch.library.opcheck and torch.compile on the ops."""
+import pytest
+import torch
+from torch.autograd import gradcheck
+
+import dyconv
+from conftest import assert_close, make_problem
+
+F64 = torch.float64
+
+
+@pytest.mark.parametrize("norm", ["layer", "instance", "none"])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "none"])
+def test_gradcheck_dynamic_conv_norm_act(norm, activation):
+    inputs = make_problem(2, 2, 5, 6, 3, (3, 3), F64, seed=3)
+    kw = dict(padding="same", dilation=2, norm=norm, activation=activation)
+    assert gradcheck(lambda *a: dyconv.dynamic_conv_norm_act(*a, **kw), inputs, eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, "same", 1), (2, 1, 1), (1, (2, 0), (2, 1))])
+def test_gradcheck_dynamic_conv2d(stride, padding, dilation):
+    x, w, _, _, bias = make_problem(2, 2, 6, 7, 3, (3, 2), F64, seed=4, bias=True)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    assert gradcheck(lambda *a: dyconv.dynamic_conv2d(*a, **kw), (x, w, bias), eps=1e-6, atol=1e-6)
+
+
+def _opcheck_problems():
+    x, w, scale, shift, bias = (t.detach() for t in make_problem(2, 3, 7, 6, 4, (3, 3), F64, bias=True))
+    grad = lambda *shape: torch.randn(*shape, dtype=F64)  # noqa: E731
+    geo = ([1, 1], [2, 2], [2, 2])
+    out, conv_out, mean, rstd = torch.ops.dyconv.dynamic_conv_norm_act(x, w, scale, shift, *geo, "instance", "sigmoid", 1e-5)
+    rg = lambda t: t.clone().requires_grad_()  # noqa: E731
+    return [
+        (torch.ops.dyconv.dynamic_conv2d.default, (rg(x), rg(w), rg(bias), *geo)),
+        (torch.ops.dyconv.dynamic_conv2d.default, (rg(x), w, None, [2, 1], [1, 0], [1, 2])),
+        (torch.ops.dyconv.dynamic_conv2d_backward.default, (grad(2, 4, 7, 6), x, w, *geo, [True, True, True])),
+        (torch.ops.dyconv.dynamic_conv2d_backward.default, (grad(2, 4, 7, 6), x, w, *geo, [False, True, False])),
+        (torch.ops.dyconv.dynamic_conv_norm_act.default, (rg(x), rg(w), rg(scale), rg(shift), *geo, "layer", "relu", 1e-5)),
+        (torch.ops.dyconv.dynamic_conv_norm_act.default, (rg(x), w, scale, rg(shift), *geo, "none", "none", 1e-5)),
+        (torch.ops.dyconv.dynamic_conv_norm_act_backward.default,
+         (grad(2, 4, 7, 6), x, w, scale, shift, conv_out, mean, rstd, *geo, "instance", "sigmoid", [True, True, True, True])),
+    ]
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_opcheck(index):
+    op, args = _opcheck_problems()[index]
+    torch.library.opcheck(op, args)
+
+
+def test_torch_compile_fullgraph_matches_eager():
+    torch._dynamo.reset()
+
+    def layer(x, w, scale, shift, bias):
+        y = dyconv.dynamic_conv_norm_act(x, w, scale, shift, dilation=2, norm="layer", activation="relu")
+        return dyconv.dynamic_conv2d(y, w.transpose(1, 2).contiguous(), bias, padding=1).sigmoid()
+
+    compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
+    x, w, scale, shift, bias = make_problem(2, 3, 8, 9, 3, (3, 3), torch.float32, bias=True)
+    want = layer(x, w, scale, shift, bias)
+    got = compiled(x, w, scale, shift, bias)
+    assert_close(got, want, torch.float32, "compiled output")
+    g_want = torch.autograd.grad(want.sum(), (x, w, scale, shift, bias))
+    g_got = torch.autograd.grad(got.sum(), (x, w, scale, shift, bias))
+    for a, b in zip(g_got, g_want):
+        assert_close(a, b, torch.float32, "compiled grad")
+
+
+def test_fake_tensor_shapes():
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode():
+        x = torch.empty(3, 4, 10, 11)
+        w = torch.empty(3, 6, 4, 3, 3)
+        s = torch.empty(3, 6)
+        assert dyconv.dynamic_conv_norm_act(x, w, s, s, norm="instance").shape == (3, 6, 10, 11)
+        assert dyconv.dynamic_conv2d(x, w, stride=2, padding=1).shape == (3, 6, 5, 6)

@@ -49,7 +49,7 @@ class FilterGenerator(nn.Module):
         for cout in mask_channels:
             self.filter_shapes.append((cout, cin, 3, 3))
             bound = 1 / math.sqrt(cin * 9)  # nn.Conv2d's default init bound for this fan-in
-            self.weight_heads.append(_head(dim, _default_conv_filter(cout, cin), size=bound))
+            self.weight_heads.append(_head(dim, default_conv_filter(cout, cin).flatten(), size=bound))
             scale_shift = torch.cat([torch.ones(cout), torch.zeros(cout)])
             self.norm_heads.append(_head(dim, scale_shift, size=1.0))
             cin = cout
@@ -67,12 +67,12 @@ class FilterGenerator(nn.Module):
         return GeneratedFilters(weights, scales, shifts)
 
 
-def _default_conv_filter(cout: int, cin: int) -> torch.Tensor:
-    """A flattened 3x3 filter bank drawn like nn.Conv2d's default init:
+def default_conv_filter(cout: int, cin: int) -> torch.Tensor:
+    """A (cout, cin, 3, 3) filter bank drawn like nn.Conv2d's default init:
     kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = cin*9."""
     w = torch.empty(cout, cin, 3, 3)
     nn.init.kaiming_uniform_(w, a=math.sqrt(5))
-    return w.flatten()
+    return w
 
 
 def _head(dim: int, start: torch.Tensor, size: float) -> nn.Linear:

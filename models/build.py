@@ -18,7 +18,8 @@ def build(name: str, config: str | ModelConfig = "paper", n_classes: int = 10, n
 
     Args:
         name: "cnn-fc" | "sfe" | "dfe" | "dcl" | "dsl".
-        config: "paper" (the paper's widths) | "small" (fewer channels, same structure).
+        config: "paper" (the paper's widths) | "small" (fewer channels, same structure)
+            | a :class:`models.ModelConfig` with other widths.
         n_classes: number of output classes.
         n_mels: Mel bins of the input (>= 15).
 

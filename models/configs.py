@@ -18,6 +18,21 @@ class ModelConfig:
     mask_channels: tuple[int, ...]  # dynamic filter layer / SFE, 5 dilated convs 3x3, last is 1
     mask_dilations: tuple[int, ...]
 
+    def __post_init__(self):
+        lengths = {
+            "classifier_channels": 5, "generator_channels": 3, "generator_dilations": 3,
+            "mask_channels": 5, "mask_dilations": 5,
+        }
+        for field, n in lengths.items():
+            value = tuple(getattr(self, field))
+            if len(value) != n or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+                raise ValueError(f"ModelConfig.{field} must be {n} positive ints, got {value!r}")
+            object.__setattr__(self, field, value)
+        if self.mask_channels[-1] != 1:
+            raise ValueError(
+                f"ModelConfig.mask_channels must end in 1 (the mask channel), got {self.mask_channels!r}"
+            )
+
 
 CONFIGS = {
     # Paper §4.1 (filter generator, dynamic filter layer) and §4.2 (CNN-FC).
@@ -40,7 +55,7 @@ CONFIGS = {
 
 
 def get_config(config: str | ModelConfig) -> ModelConfig:
-    """``"paper"`` | ``"small"`` | a :class:`ModelConfig` -> :class:`ModelConfig`."""
+    """``"paper"`` | ``"small"`` | a :class:`ModelConfig` (custom widths) -> :class:`ModelConfig`."""
     if isinstance(config, ModelConfig):
         return config
     if config not in CONFIGS:

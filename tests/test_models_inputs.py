@@ -56,3 +56,15 @@ def test_non_finite_input_raises(built, name, bad):
 def test_bad_build_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         models.build(**kwargs)
+
+
+def test_bad_custom_config():
+    small = models.CONFIGS["small"]
+    with pytest.raises(ValueError, match=r"mask_channels must be 5 positive ints"):
+        models.ModelConfig(small.classifier_channels, small.generator_channels,
+                           small.generator_dilations, (8, 8, 1), small.mask_dilations)
+    with pytest.raises(ValueError, match=r"must end in 1"):
+        models.ModelConfig(small.classifier_channels, small.generator_channels,
+                           small.generator_dilations, (8, 8, 8, 8, 2), small.mask_dilations)
+    custom = models.ModelConfig((4, 4, 4, 4, 4), (4, 4, 8), (6, 4, 1), (4, 4, 4, 4, 1), (1, 2, 4, 8, 1))
+    assert models.build("dsl", custom)(torch.rand(2, 1, 40, 32)).shape == (2, 10)

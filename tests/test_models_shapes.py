@@ -10,12 +10,12 @@ N_STAGES = {"sfe": 1, "dfe": 1, "dcl": 2, "dsl": 2}
 
 
 @pytest.mark.parametrize("name", models.NAMES)
-@pytest.mark.parametrize("n_mels,frames", [(40, MIN_FRAMES), (40, 77), (MIN_MELS, 40), (64, 50)])
+@pytest.mark.parametrize("n_mels,frames", [(40, MIN_FRAMES), (40, 77), (MIN_MELS, 40), (64, 40)])
 def test_logits_shape(name, n_mels, frames):
     torch.manual_seed(0)
     model = models.build(name, "small", n_classes=7, n_mels=n_mels)
-    logits = model(torch.rand(3, 1, n_mels, frames))
-    assert logits.shape == (3, 7)
+    logits = model(torch.rand(2, 1, n_mels, frames))
+    assert logits.shape == (2, 7)
     assert torch.isfinite(logits).all()
 
 

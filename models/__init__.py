@@ -12,8 +12,9 @@
   ``dcl.trainable_parameters()`` (stage 2 only).
 
 ``model.enhance(x) -> (x_enhanced, masks)`` gives the masks for the paper's Figure 3.
-Inputs are (B, 1, n_mels, T) float tensors, T >= 32; a wrong shape or NaN/inf
-values raise ValueError at the model boundary.
+Inputs are (B, 1, n_mels, T) float tensors, T >= 32, of the model's dtype and
+device; a wrong shape, dtype or device, or NaN/inf values raise ValueError at
+the model boundary.
 
 Example (the paper's protocol)::
 

@@ -45,7 +45,7 @@ class CNNFC(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` (B, 1, n_mels, T), T >= 32 -> logits (B, n_classes)."""
-        check_input(x, self.n_mels)
+        check_input(x, self.n_mels, like=self.fc.weight)
         return self.logits(x)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:

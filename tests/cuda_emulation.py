@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CSRC = ROOT / "csrc"
 KERNELS = sorted((CSRC / "cuda").glob("*.cu"))
 BINDINGS = CSRC / "cuda" / "emulation" / "bindings.cpp"
-FLAGS = ["-std=c++17", "-O2", "-fPIC", "-pthread", "-Wall", "-DDYCONV_CUDA_EMULATION", f"-I{CSRC}"]
+FLAGS = ["-std=c++20", "-O2", "-fPIC", "-pthread", "-Wall", "-DDYCONV_CUDA_EMULATION", f"-I{CSRC}"]
 
 DTYPES = {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}
 NORMS = {"layer": 0, "instance": 1, "none": 2}

@@ -14,7 +14,7 @@
 // torch Half / BFloat16 storage), with round-to-nearest-even conversions.
 #pragma once
 
-#include <condition_variable>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -41,38 +41,36 @@ enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorInvalidC
 namespace dyconv_emu {
 
 // A reusable barrier for the threads of one block; drop() removes a thread
-// (it left the kernel) from the count of the current block.
+// (it left the kernel) from the count of the current block. Waiting threads
+// sleep on the generation counter (futex-based std::atomic::wait).
 class Barrier {
  public:
   explicit Barrier(int count) : expected_(count) {}
   template <typename OnComplete>
   void arrive_and_wait(OnComplete&& on_complete) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    const unsigned long generation = generation_;
-    if (++arrived_ == expected_) {
+    const unsigned generation = generation_.load();
+    if (arrived_.fetch_add(1) + 1 == expected_.load()) {
       on_complete();
       release();
     } else {
-      cv_.wait(lock, [&] { return generation_ != generation; });
+      generation_.wait(generation);
     }
   }
   void arrive_and_wait() { arrive_and_wait([] {}); }
   void drop() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (--expected_ == arrived_ && arrived_ > 0) release();
+    const int expected = expected_.fetch_sub(1) - 1;
+    if (expected > 0 && arrived_.load() == expected) release();
   }
   void reset(int count) { expected_ = count, arrived_ = 0; }  // only while no thread waits
 
  private:
   void release() {
     arrived_ = 0;
-    ++generation_;
-    cv_.notify_all();
+    generation_.fetch_add(1);
+    generation_.notify_all();
   }
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  int expected_, arrived_ = 0;
-  unsigned long generation_ = 0;
+  std::atomic<int> expected_, arrived_{0};
+  std::atomic<unsigned> generation_{0};
 };
 
 inline thread_local Barrier* block_barrier = nullptr;

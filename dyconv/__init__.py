@@ -9,11 +9,8 @@ import torch
 from dyconv import _C  # noqa: F401  (loads the compiled ops into torch.ops.dyconv)
 from dyconv import _autograd, _fake  # noqa: F401  (registrations)
 from dyconv import reference
+from dyconv._backend import cuda_available
 from dyconv.functional import dynamic_conv2d, dynamic_conv_norm_act
 
 __all__ = ["dynamic_conv2d", "dynamic_conv_norm_act", "reference", "cuda_available"]
 
-
-def cuda_available() -> bool:
-    """Whether this build of dyconv includes the CUDA kernels."""
-    return torch._C._dispatch_has_kernel_for_dispatch_key("dyconv::dynamic_conv2d", "CUDA")

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from dyconv._args import ACTIVATIONS, NORMS, check_choice, check_eps, conv_params
+from dyconv._backend import check_device
 
 
 def _prepare(op, x, weight, stride, padding, dilation):
@@ -14,6 +15,7 @@ def _prepare(op, x, weight, stride, padding, dilation):
             raise TypeError(f"{op}: {name} must be a torch.Tensor, got {type(t).__name__}")
         if t.dim() != dims:  # the kernel size is needed below; same message as the op's
             raise RuntimeError(f"{op}: {name} must be a {dims}-D tensor {layout}, expected {dims} dims, got {t.dim()}")
+    check_device(op, x)
     stride, padding, dilation, extra = conv_params(weight.shape[3:], stride, padding, dilation)
     if any(extra):  # "same" with an odd total padding: F.conv2d pads the far side one more
         x = F.pad(x, (0, extra[1], 0, extra[0]))

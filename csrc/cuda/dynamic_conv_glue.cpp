@@ -88,10 +88,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cuda(
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
-  const auto none = x_in.new_empty({0});
-  at::Tensor dx = mask[0] ? at::empty({g.B, g.Cin, g.H, g.W}, x_in.options()) : none;
-  at::Tensor dw = mask[1] ? at::empty({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none;
-  at::Tensor db = mask[2] ? at::empty({g.B, g.Cout}, x_in.options()) : none;
+  const auto none = [&] { return x_in.new_empty({0}); };  // skipped: fresh, not aliased
+  at::Tensor dx = mask[0] ? at::empty({g.B, g.Cin, g.H, g.W}, x_in.options()) : none();
+  at::Tensor dw = mask[1] ? at::empty({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none();
+  at::Tensor db = mask[2] ? at::empty({g.B, g.Cout}, x_in.options()) : none();
   if (g.B == 0 || !(mask[0] || mask[1] || mask[2])) return {dx, dw, db};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), dy = grad_out.contiguous();
   const at::Tensor ws = workspace(x, conv_backward_workspace_bytes(dt, d));
@@ -146,11 +146,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
-  const auto none = x_in.new_empty({0});
-  at::Tensor dx = mask[0] ? at::empty({g.B, g.Cin, g.H, g.W}, x_in.options()) : none;
-  at::Tensor dw = mask[1] ? at::empty({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none;
-  at::Tensor dscale = mask[2] ? at::empty({g.B, g.Cout}, x_in.options()) : none;
-  at::Tensor dshift = mask[3] ? at::empty({g.B, g.Cout}, x_in.options()) : none;
+  const auto none = [&] { return x_in.new_empty({0}); };  // skipped: fresh, not aliased
+  at::Tensor dx = mask[0] ? at::empty({g.B, g.Cin, g.H, g.W}, x_in.options()) : none();
+  at::Tensor dw = mask[1] ? at::empty({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none();
+  at::Tensor dscale = mask[2] ? at::empty({g.B, g.Cout}, x_in.options()) : none();
+  at::Tensor dshift = mask[3] ? at::empty({g.B, g.Cout}, x_in.options()) : none();
   if (g.B == 0 || !(mask[0] || mask[1] || mask[2] || mask[3])) return {dx, dw, dscale, dshift};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), y = y_in.contiguous();
   const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();

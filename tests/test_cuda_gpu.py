@@ -1,0 +1,176 @@
+"""The CUDA kernels on a real GPU: CUDA vs CPU kernels vs dyconv.reference,
+gradcheck in float64, float16/bfloat16 within dtype-scaled tolerances, opcheck.
+
+Marked ``cuda``; skipped without a GPU or in a build without the CUDA kernels
+(build them with ``FORCE_CUDA=1 pip install --no-build-isolation -e .``).
+The same kernel sources run without a GPU in tests/test_cuda_emulated.py.
+"""
+import pytest
+import torch
+from torch.autograd import gradcheck
+
+import dyconv
+from conftest import make_problem
+from dyconv import reference
+
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+    pytest.mark.skipif(not dyconv.cuda_available(),
+                       reason="dyconv was built without CUDA kernels (rebuild with FORCE_CUDA=1)"),
+]
+
+# (B, Cin, H, W, Cout, kernel, stride, padding, dilation): partial tiles in every
+# dimension, dilation wider than the input, stride 2, split-K wgrad, a paper-sized layer.
+CASES = [
+    (1, 3, 7, 9, 5, (3, 3), 1, 1, 1),
+    (5, 2, 9, 11, 70, (3, 2), 1, (2, 1), (2, 3)),
+    (5, 3, 5, 6, 4, (3, 3), 1, 4, 4),
+    (2, 5, 11, 8, 3, (3, 3), 2, 1, 1),
+    (1, 67, 12, 20, 6, (1, 3), (1, 2), (0, 1), 1),
+    (4, 16, 40, 64, 32, (3, 3), 1, "same", 4),
+]
+# Error bound relative to max(1, largest reference value).
+TOL = {torch.float64: 1e-9, torch.float32: 1e-4, torch.float16: 1.5e-2, torch.bfloat16: 8e-2}
+
+
+def assert_close(actual, expected, dtype, what):
+    assert actual.shape == expected.shape and actual.dtype == dtype, what
+    a, e = actual.detach().double().cpu(), expected.detach().double().cpu()
+    scale = max(1.0, e.abs().max().item()) if e.numel() else 1.0
+    err = (a - e).abs().max().item() if e.numel() else 0.0
+    assert err <= TOL[dtype] * scale, f"{what}: max abs error {err:.3g} (scale {scale:.3g})"
+
+
+def cuda_leaves(tensors, dtype):
+    return [t.detach().to("cuda", dtype).requires_grad_() for t in tensors]
+
+
+def cpu_leaves(tensors):
+    """float64 CPU copies of the (already dtype-rounded) CUDA inputs."""
+    return [t.detach().cpu().double().requires_grad_() for t in tensors]
+
+
+def run(fn, leaves, grad_seed=1, **kw):
+    out = fn(*leaves, **kw)
+    g = torch.Generator().manual_seed(grad_seed)
+    grad = torch.randn(out.shape, generator=g, dtype=torch.float64).to(out.device, out.dtype)
+    return out, torch.autograd.grad(out, leaves, grad)
+
+
+def geometry(case):
+    _, _, _, _, _, _, stride, padding, dilation = case
+    return dict(stride=stride, padding=padding, dilation=dilation)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("case", CASES)
+def test_conv2d_cuda_matches_cpu_kernel_and_reference(case, dtype):
+    B, Cin, H, W, Cout, kernel, *_ = case
+    x, w, _, _, bias = make_problem(B, Cin, H, W, Cout, kernel, dtype, bias=True)
+    kw = geometry(case)
+    out, grads = run(dyconv.dynamic_conv2d, cuda_leaves((x, w, bias), dtype), **kw)
+    cpu_out, cpu_grads = run(dyconv.dynamic_conv2d, [t.detach().requires_grad_() for t in (x, w, bias)], **kw)
+    ref_out, ref_grads = run(reference.dynamic_conv2d, cpu_leaves((x, w, bias)), **kw)
+    for got, cpu, ref, what in zip((out, *grads), (cpu_out, *cpu_grads), (ref_out, *ref_grads),
+                                   ("out", "dx", "dweight", "dbias")):
+        assert got.is_cuda
+        assert_close(got, ref, dtype, f"{what} vs reference")
+        assert_close(got, cpu.to(dtype), dtype, f"{what} vs CPU kernel")
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "none"])
+@pytest.mark.parametrize("norm", ["layer", "instance", "none"])
+@pytest.mark.parametrize("case", CASES)
+def test_fused_cuda_matches_cpu_kernel_and_reference(case, norm, activation):
+    B, Cin, H, W, Cout, kernel, *_ = case
+    x, w, scale, shift = make_problem(B, Cin, H, W, Cout, kernel, torch.float32)
+    kw = dict(geometry(case), norm=norm, activation=activation)
+    out, grads = run(dyconv.dynamic_conv_norm_act, cuda_leaves((x, w, scale, shift), torch.float32), **kw)
+    cpu = [t.detach().requires_grad_() for t in (x, w, scale, shift)]
+    cpu_out, cpu_grads = run(dyconv.dynamic_conv_norm_act, cpu, **kw)
+    ref_out, ref_grads = run(reference.dynamic_conv_norm_act, cpu_leaves((x, w, scale, shift)), **kw)
+    for got, c, ref, what in zip((out, *grads), (cpu_out, *cpu_grads), (ref_out, *ref_grads),
+                                 ("out", "dx", "dweight", "dscale", "dshift")):
+        assert_close(got, ref, torch.float32, f"{what} vs reference")
+        assert_close(got, c, torch.float32, f"{what} vs CPU kernel")
+
+
+@pytest.mark.parametrize("norm", ["layer", "instance", "none"])
+def test_fused_statistics_match_cpu_kernel(norm):
+    x, w, scale, shift = (t.detach() for t in make_problem(3, 4, 13, 21, 70, (3, 3), torch.float64))
+    geo = ([1, 1], [2, 2], [2, 2])
+    cuda = torch.ops.dyconv.dynamic_conv_norm_act(x.cuda(), w.cuda(), scale.cuda(), shift.cuda(), *geo,
+                                                  norm, "sigmoid", 1e-5)
+    cpu = torch.ops.dyconv.dynamic_conv_norm_act(x, w, scale, shift, *geo, norm, "sigmoid", 1e-5)
+    for got, want, what in zip(cuda, cpu, ("out", "conv_out", "mean", "rstd")):
+        assert_close(got, want, torch.float64, what)
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "none"])
+@pytest.mark.parametrize("norm", ["layer", "instance", "none"])
+def test_gradcheck_fused_float64_cuda(norm, activation):
+    inputs = cuda_leaves(make_problem(2, 2, 5, 6, 3, (3, 3), torch.float64, seed=3), torch.float64)
+    kw = dict(padding="same", dilation=2, norm=norm, activation=activation)
+    assert gradcheck(lambda *a: dyconv.dynamic_conv_norm_act(*a, **kw), inputs, eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, "same", 1), (2, 1, 1), (1, (2, 0), (2, 1))])
+def test_gradcheck_conv2d_float64_cuda(stride, padding, dilation):
+    x, w, _, _, bias = make_problem(2, 2, 6, 7, 3, (3, 2), torch.float64, seed=4, bias=True)
+    inputs = cuda_leaves((x, w, bias), torch.float64)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    assert gradcheck(lambda *a: dyconv.dynamic_conv2d(*a, **kw), inputs, eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("case", [CASES[1], CASES[5]])
+@pytest.mark.parametrize("norm", ["layer", "instance", "none"])
+def test_half_and_bfloat16_storage(case, norm, dtype):
+    B, Cin, H, W, Cout, kernel, *_ = case
+    leaves = cuda_leaves(make_problem(B, Cin, H, W, Cout, kernel, torch.float32), dtype)
+    kw = dict(geometry(case), norm=norm, activation="sigmoid")
+    out, grads = run(dyconv.dynamic_conv_norm_act, leaves, **kw)
+    ref_out, ref_grads = run(reference.dynamic_conv_norm_act, cpu_leaves(leaves), **kw)
+    for got, ref, what in zip((out, *grads), (ref_out, *ref_grads), ("out", "dx", "dweight", "dscale", "dshift")):
+        assert_close(got, ref, dtype, f"{what} ({dtype})")
+    x, w, bias = leaves[0], leaves[1], leaves[3]
+    out, grads = run(dyconv.dynamic_conv2d, [x, w, bias], **geometry(case))
+    ref_out, ref_grads = run(reference.dynamic_conv2d, cpu_leaves((x, w, bias)), **geometry(case))
+    for got, ref, what in zip((out, *grads), (ref_out, *ref_grads), ("conv out", "dx", "dweight", "dbias")):
+        assert_close(got, ref, dtype, f"{what} ({dtype})")
+
+
+def test_noncontiguous_inputs_and_empty_batch():
+    x, w, scale, shift = (t.detach().cuda() for t in make_problem(3, 4, 9, 10, 5, (3, 3), torch.float32))
+    xt = x.transpose(2, 3).contiguous().transpose(2, 3)  # same values, other strides
+    assert not xt.is_contiguous()
+    got = dyconv.dynamic_conv_norm_act(xt, w, scale, shift, dilation=2)
+    want = dyconv.dynamic_conv_norm_act(x, w, scale, shift, dilation=2)
+    assert_close(got, want, torch.float32, "non-contiguous x")
+    empty = dyconv.dynamic_conv2d(x[:0], w[:0], padding=1)
+    assert empty.shape == (0, 5, 9, 10) and empty.is_cuda
+
+
+def _opcheck_problems():
+    x, w, scale, shift, bias = (t.detach().cuda() for t in make_problem(2, 3, 7, 6, 4, (3, 3), torch.float64, bias=True))
+    grad = lambda *shape: torch.randn(*shape, dtype=torch.float64, device="cuda")  # noqa: E731
+    geo = ([1, 1], [2, 2], [2, 2])
+    _, conv_out, mean, rstd = torch.ops.dyconv.dynamic_conv_norm_act(x, w, scale, shift, *geo, "instance", "sigmoid", 1e-5)
+    rg = lambda t: t.clone().requires_grad_()  # noqa: E731
+    return [
+        (torch.ops.dyconv.dynamic_conv2d.default, (rg(x), rg(w), rg(bias), *geo)),
+        (torch.ops.dyconv.dynamic_conv2d.default, (rg(x), w, None, [2, 1], [1, 0], [1, 2])),
+        (torch.ops.dyconv.dynamic_conv2d_backward.default, (grad(2, 4, 7, 6), x, w, *geo, [True, True, True])),
+        (torch.ops.dyconv.dynamic_conv2d_backward.default, (grad(2, 4, 7, 6), x, w, *geo, [False, True, False])),
+        (torch.ops.dyconv.dynamic_conv_norm_act.default, (rg(x), rg(w), rg(scale), rg(shift), *geo, "layer", "relu", 1e-5)),
+        (torch.ops.dyconv.dynamic_conv_norm_act.default, (rg(x), w, scale, rg(shift), *geo, "none", "none", 1e-5)),
+        (torch.ops.dyconv.dynamic_conv_norm_act_backward.default,
+         (grad(2, 4, 7, 6), x, w, scale, shift, conv_out, mean, rstd, *geo, "instance", "sigmoid", [True, True, True, True])),
+    ]
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_opcheck_cuda(index):
+    op, args = _opcheck_problems()[index]
+    torch.library.opcheck(op, args)

@@ -4,7 +4,7 @@ normalization, affine and activation, as PyTorch custom ops.
 Public functions: :func:`dynamic_conv2d`, :func:`dynamic_conv_norm_act`;
 plain-PyTorch ground truth in :mod:`dyconv.reference`.
 """
-import torch
+import torch  # noqa: F401  (loads libtorch before the extension below)
 
 from dyconv import _C  # noqa: F401  (loads the compiled ops into torch.ops.dyconv)
 from dyconv import _autograd, _fake  # noqa: F401  (registrations)

@@ -103,19 +103,23 @@ cudaError_t launch_kernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block,
 
 template <typename T> struct Tag { using type = T; };
 
-// Calls f(Tag<storage type>{}) for a DType.
-template <typename F>
-cudaError_t dispatch_dtype(DType dtype, F&& f) {
+// Returns f(Tag<storage type>{}) for a DType (`otherwise` for an unknown one).
+template <typename R, typename F>
+R dispatch(DType dtype, R otherwise, F&& f) {
   switch (dtype) {
     case DType::Float32: return f(Tag<float>{});
     case DType::Float64: return f(Tag<double>{});
     case DType::Float16: return f(Tag<half_t>{});
     case DType::BFloat16: return f(Tag<bf16_t>{});
   }
-  return cudaErrorInvalidValue;
+  return otherwise;
 }
 
-inline size_t acc_bytes(DType dtype) { return dtype == DType::Float64 ? sizeof(double) : sizeof(float); }
+template <typename F>
+cudaError_t dispatch_dtype(DType dtype, F&& f) { return dispatch(dtype, cudaErrorInvalidValue, f); }
+
+template <typename F>
+size_t dispatch_size(DType dtype, F&& f) { return dispatch(dtype, size_t(0), f); }
 
 // Runs the launches in order and stops at the first error.
 #define DYCONV_LAUNCH(...)                       \

@@ -202,4 +202,23 @@ inline long long wgrad_partial_elems(const ConvDims& d) {
   return split.splits > 1 ? split.splits * (long long)d.B * d.Cout * conv_k(d) : 0;
 }
 
+// The workspace of both backward ops, carved out of one buffer of
+// elems(d) accumulators: per-(b, c) row sums and GradCoef, then the wgrad
+// split partials.
+template <typename Acc>
+struct BackwardWorkspace {
+  Acc* sums;              // (B * Cout, 2)
+  GradCoef<Acc>* coef;    // (B * Cout)
+  Acc* wgrad_partial;     // wgrad_partial_elems(d)
+  static long long elems(const ConvDims& d) {
+    return (long long)d.B * d.Cout * (2 + sizeof(GradCoef<Acc>) / sizeof(Acc)) + wgrad_partial_elems(d);
+  }
+  BackwardWorkspace(void* buffer, const ConvDims& d) {
+    const long long rows = (long long)d.B * d.Cout;
+    sums = static_cast<Acc*>(buffer);
+    coef = reinterpret_cast<GradCoef<Acc>*>(sums + rows * 2);
+    wgrad_partial = reinterpret_cast<Acc*>(coef + rows);
+  }
+};
+
 }  // namespace dyconv::cuda

@@ -19,9 +19,10 @@ cudaError_t conv2d_forward(DType dtype, const ConvDims& d, const void* x, const 
 }
 
 size_t conv_backward_workspace_bytes(DType dtype, const ConvDims& d) {
-  // sums (2 per (b, c)), GradCoef (5 per (b, c)), wgrad split partials
-  const long long elems = (long long)d.B * d.Cout * 7 + wgrad_partial_elems(d);
-  return size_t(elems) * acc_bytes(dtype);
+  return dispatch_size(dtype, [&](auto tag) {
+    using Acc = acc_of<typename decltype(tag)::type>;
+    return size_t(BackwardWorkspace<Acc>::elems(d)) * sizeof(Acc);
+  });
 }
 
 cudaError_t conv2d_backward(DType dtype, const ConvDims& d, const void* grad_out, const void* x,
@@ -39,9 +40,10 @@ cudaError_t conv2d_backward(DType dtype, const ConvDims& d, const void* grad_out
                     static_cast<T*>(dbias), (T*)nullptr);
     }
     const GradOut<T> dy{g, nullptr, nullptr, ActKind::None, N};
-    Acc* partial = static_cast<Acc*>(workspace) + (long long)d.B * d.Cout * 7;
+    const BackwardWorkspace<Acc> ws(workspace, d);
     return launch_conv_backward<T>(d, static_cast<const T*>(x), static_cast<const T*>(weight), dy,
-                                   static_cast<T*>(dx), static_cast<T*>(dweight), partial, stream);
+                                   static_cast<T*>(dx), static_cast<T*>(dweight), ws.wgrad_partial,
+                                   stream);
   });
 }
 

@@ -14,7 +14,10 @@ namespace dyconv::cuda {
 
 size_t conv_norm_act_forward_workspace_bytes(DType dtype, const ConvDims& d, NormKind norm) {
   if (norm == NormKind::None) return 0;
-  return size_t((long long)d.B * forward_pixel_tiles(d) * d.Cout * 2) * acc_bytes(dtype);
+  return dispatch_size(dtype, [&](auto tag) {
+    return size_t((long long)d.B * forward_pixel_tiles(d) * d.Cout * 2) *
+           sizeof(acc_of<typename decltype(tag)::type>);
+  });
 }
 
 cudaError_t conv_norm_act_forward(DType dtype, const ConvDims& d, const void* x,
@@ -65,17 +68,16 @@ cudaError_t conv_norm_act_backward(DType dtype, const ConvDims& d, const void* g
     const T* m = static_cast<const T*>(mean);
     const T* r = static_cast<const T*>(rstd);
     const int N = int(conv_n(d));
-    Acc* sums = static_cast<Acc*>(workspace);
-    GradCoef<Acc>* coef = reinterpret_cast<GradCoef<Acc>*>(sums + (long long)d.B * d.Cout * 2);
-    Acc* partial = sums + (long long)d.B * d.Cout * 7;
+    const BackwardWorkspace<Acc> ws(workspace, d);
     DYCONV_LAUNCH(row_sums_kernel<T>, dim3(d.B * d.Cout), dim3(kThreads), stream, d.Cout, N, norm,
-                  act, g, y, sc, sh, m, r, sums, static_cast<T*>(dshift), static_cast<T*>(dscale));
+                  act, g, y, sc, sh, m, r, ws.sums, static_cast<T*>(dshift), static_cast<T*>(dscale));
     if (!dx && !dweight) return cudaSuccess;
     DYCONV_LAUNCH(norm_coef_kernel<T>, dim3(d.B), dim3(kThreads), stream, d.Cout, N, norm, sc, sh,
-                  m, r, (const Acc*)sums, coef);
-    const GradOut<T> dy{g, y, coef, act, N};
+                  m, r, (const Acc*)ws.sums, ws.coef);
+    const GradOut<T> dy{g, y, ws.coef, act, N};
     return launch_conv_backward<T>(d, static_cast<const T*>(x), static_cast<const T*>(weight), dy,
-                                   static_cast<T*>(dx), static_cast<T*>(dweight), partial, stream);
+                                   static_cast<T*>(dx), static_cast<T*>(dweight), ws.wgrad_partial,
+                                   stream);
   });
 }
 

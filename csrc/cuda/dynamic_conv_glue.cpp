@@ -3,9 +3,9 @@
 // torch's current stream. The kernels themselves are torch-free
 // (csrc/cuda/launchers.h). Compiled only in CUDA builds (setup.py).
 #include <ATen/ATen.h>
-#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
 #include <limits>
@@ -74,7 +74,7 @@ at::Tensor dynamic_conv2d_cuda(const at::Tensor& x_in, const at::Tensor& weight_
   const at::Tensor bias = has_bias ? bias_in->contiguous() : at::Tensor();
   C10_CUDA_CHECK(conv2d_forward(dt, d, x.const_data_ptr(), w.const_data_ptr(),
                                 has_bias ? bias.const_data_ptr() : nullptr, y.mutable_data_ptr(),
-                                at::cuda::getCurrentCUDAStream()));
+                                c10::cuda::getCurrentCUDAStream()));
   return y;
 }
 
@@ -98,7 +98,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cuda(
   C10_CUDA_CHECK(conv2d_backward(dt, d, dy.const_data_ptr(), x.const_data_ptr(), w.const_data_ptr(),
                                  ptr_or_null(dx, mask[0]), ptr_or_null(dw, mask[1]),
                                  ptr_or_null(db, mask[2]), ws.data_ptr(),
-                                 at::cuda::getCurrentCUDAStream()));
+                                 c10::cuda::getCurrentCUDAStream()));
   return {dx, dw, db};
 }
 
@@ -125,7 +125,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
       dt, d, x.const_data_ptr(), w.const_data_ptr(), scale.const_data_ptr(), shift.const_data_ptr(),
       norm_kind(norm), act_kind(act), eps, out.mutable_data_ptr(), y.mutable_data_ptr(),
       G > 0 ? mean.mutable_data_ptr() : nullptr, G > 0 ? rstd.mutable_data_ptr() : nullptr,
-      ws.data_ptr(), at::cuda::getCurrentCUDAStream()));
+      ws.data_ptr(), c10::cuda::getCurrentCUDAStream()));
   return {out, y, mean, rstd};
 }
 
@@ -162,7 +162,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
       shift.const_data_ptr(), y.const_data_ptr(), G > 0 ? mean.const_data_ptr() : nullptr,
       G > 0 ? rstd.const_data_ptr() : nullptr, norm_kind(norm), act_kind(act),
       ptr_or_null(dx, mask[0]), ptr_or_null(dw, mask[1]), ptr_or_null(dscale, mask[2]),
-      ptr_or_null(dshift, mask[3]), ws.data_ptr(), at::cuda::getCurrentCUDAStream()));
+      ptr_or_null(dshift, mask[3]), ws.data_ptr(), c10::cuda::getCurrentCUDAStream()));
   return {dx, dw, dscale, dshift};
 }
 

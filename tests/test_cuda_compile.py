@@ -1,10 +1,12 @@
-"""Compile check of the CUDA kernels (csrc/cuda/*.cu) with the machine's nvcc.
+"""Compile check of the CUDA code with the machine's nvcc, without a GPU.
 
-Every kernel file is compiled for sm_80 and sm_90 with the flags of the real
-build (setup.py's nvcc flags plus torch's common nvcc flags); ptxas's
-register/spill report (-Xptxas -v) is printed as a table (see it with
-``pytest -s`` or in the test log). Any nvcc error fails the test. Skipped when
-nvcc is not installed.
+Every kernel file (csrc/cuda/*.cu) is compiled for sm_80 and sm_90 with the
+flags of the real build (setup.py's nvcc flags plus torch's common nvcc
+flags); ptxas's register/spill report (-Xptxas -v) is printed as a table (see
+it with ``pytest -s`` or in the test log). Any nvcc error fails the test.
+The torch glue (dynamic_conv_glue.cpp) is syntax-checked against the real
+ATen/c10 headers plus stand-ins for the three torch CUDA headers a CPU build
+of torch lacks (tests/cuda_glue_stubs/). Skipped when nvcc is not installed.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from torch.utils.cpp_extension import COMMON_NVCC_FLAGS
+from torch.utils.cpp_extension import COMMON_NVCC_FLAGS, include_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = sorted((ROOT / "csrc" / "cuda").glob("*.cu"))
@@ -87,3 +89,26 @@ def test_kernels_compile_for_sm80_and_sm90(tmp_path):
         total += len(rows)
     # every kernel file builds its kernels for both architectures
     assert total % len(ARCHS) == 0
+
+
+def nvcc_includes():
+    """The -I flags nvcc gives its host compiler (where cuda_runtime_api.h lives)."""
+    done = subprocess.run([NVCC, "--dryrun", "-c", "-x", "cu", os.devnull, "-o", os.devnull],
+                          capture_output=True, text=True)
+    m = re.search(r'INCLUDES="([^"]*)"', done.stdout + done.stderr)
+    return m.group(1).split() if m else []
+
+
+def test_glue_compiles_against_torch_headers():
+    """Syntax check of the glue; on a CUDA build of torch, against its real CUDA headers."""
+    import torch
+
+    gxx = shutil.which("g++")
+    if gxx is None:
+        pytest.skip("g++ not found")
+    stubs = [] if torch.version.cuda else [f"-I{ROOT / 'tests' / 'cuda_glue_stubs'}"]
+    cmd = [gxx, "-std=c++17", "-fsyntax-only", "-Wall", "-Wno-c++20-extensions", *stubs,
+           *(f"-I{p}" for p in include_paths()), *nvcc_includes(), f"-I{ROOT / 'csrc'}",
+           str(ROOT / "csrc" / "cuda" / "dynamic_conv_glue.cpp")]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stderr}"

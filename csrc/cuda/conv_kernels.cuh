@@ -10,9 +10,16 @@
 
 namespace dyconv::cuda {
 
-__host__ __device__ inline long long conv_in_size(const ConvDims& d) { return (long long)d.Cin * d.H * d.W; }
-__host__ __device__ inline long long conv_k(const ConvDims& d) { return (long long)d.Cin * d.kH * d.kW; }
-__host__ __device__ inline long long conv_n(const ConvDims& d) { return (long long)d.Hout * d.Wout; }
+// Per-sample sizes: x[b] elements, GEMM reduction length K, output pixels N.
+__host__ __device__ inline long long conv_in_size(const ConvDims& d) {
+  return (long long)d.Cin * d.H * d.W;
+}
+__host__ __device__ inline long long conv_k(const ConvDims& d) {
+  return (long long)d.Cin * d.kH * d.kW;
+}
+__host__ __device__ inline long long conv_n(const ConvDims& d) {
+  return (long long)d.Hout * d.Wout;
+}
 
 // Output-pixel tiles per sample of the forward kernel (its statistics partials).
 inline int forward_pixel_tiles(const ConvDims& d) { return int(ceil_div(conv_n(d), BN)); }

@@ -28,19 +28,20 @@ constexpr int TX = BN / TN, TY = BM / TM; // 16 x 16 threads
 static_assert(TX * TY == kThreads, "one register block per thread");
 static_assert(BM * BK == kThreads * 4 && BN * BK == kThreads * 4, "4 operand elements per thread");
 constexpr int kLoads = 4;                 // elements of each operand a thread stages per k-step
+static_assert(BM == BN, "one load-slot mapping serves both operands");
 
 // Thread's accumulator (i, j) holds C(m0 + ty + TY * i, n0 + tx + TX * j).
 __device__ __forceinline__ int tile_tx() { return int(threadIdx.x) % TX; }
 __device__ __forceinline__ int tile_ty() { return int(threadIdx.x) / TX; }
 
-// Which (row, k) of a 64 x BK operand slice load slot r of this thread covers.
+// Which (row, k) of a BM x BK operand slice load slot r of this thread covers.
 template <bool FastK>
 __device__ __forceinline__ int slot_row(int tid, int r) {
-  return FastK ? tid / BK + (kThreads / BK) * r : tid % 64;
+  return FastK ? tid / BK + (kThreads / BK) * r : tid % BM;
 }
 template <bool FastK>
 __device__ __forceinline__ int slot_k(int tid, int r) {
-  return FastK ? tid % BK : tid / 64 + (kThreads / 64) * r;
+  return FastK ? tid % BK : tid / BM + (kThreads / BM) * r;
 }
 
 template <typename Problem, typename Acc>

@@ -51,7 +51,7 @@ class Splits:
         self.skipped = list(skipped)
         self.noises = noises
         self._description = description
-        self._folder = folder
+        self.cache_folder = folder
         self._seed = seed
         self._workers = workers
         self._progress = progress
@@ -67,12 +67,12 @@ class Splits:
 
     def describe(self):
         return (f"{self._description}: train {len(self.train)}, dev {len(self.dev)}, test {len(self.test)} clips; "
-                f"{len(self.skipped)} file(s) skipped; {self.noises.describe()}; cache {self._folder}")
+                f"{len(self.skipped)} file(s) skipped; {self.noises.describe()}; cache {self.cache_folder}")
 
     def noisy_test(self, noise, snr_db):
         """Fold 10 mixed with ``noise`` at ``snr_db`` (cached; all of SNRS_DB are extracted together)."""
         snr = check_snr(snr_db)
-        folder = self._folder / "noisy" / f"{noise}-{self.noises.fingerprint(noise)}"
+        folder = self.cache_folder / "noisy" / f"{noise}-{self.noises.fingerprint(noise)}"
         path = folder / f"snr{snr:+.2f}.npy"
         if not path.is_file():
             self._extract_noisy(noise, folder, sorted({snr, *map(float, SNRS_DB)}, reverse=True))
@@ -84,7 +84,7 @@ class Splits:
         bad = [(c.name, reason) for c, (_, reason) in zip(self._test_clips, results) if reason is not None]
         if bad:
             raise RuntimeError(f"{len(bad)} test clip(s) became unreadable since their features were "
-                               f"cached (first: {bad[0][0]}: {bad[0][1]}); delete {self._folder} and rerun")
+                               f"cached (first: {bad[0][0]}: {bad[0][1]}); delete {self.cache_folder} and rerun")
         stacked = np.stack([r for r, _ in results]) if results else np.zeros((0, len(snrs), FEATURES.n_mels,
                                                                               FEATURES.n_frames), np.float32)
         for i, snr in enumerate(snrs):

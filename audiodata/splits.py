@@ -70,7 +70,8 @@ class Splits:
                 f"{len(self.skipped)} file(s) skipped; {self.noises.describe()}; cache {self.cache_folder}")
 
     def _noisy_path(self, noise, snr):
-        return self.cache_folder / "noisy" / f"{noise}-{self.noises.fingerprint(noise)}" / f"snr{snr:+.2f}.npy"
+        return (self.cache_folder / f"noisy-seed{self._seed}" / f"{noise}-{self.noises.fingerprint(noise)}"
+                / f"snr{snr:+.2f}.npy")
 
     def noisy_test(self, noise, snr_db):
         """Fold 10 mixed with ``noise`` at ``snr_db``. Cached; on the first request every noise is
@@ -109,14 +110,17 @@ def load_splits(data_root=None, *, noise_dir=None, cache_dir=None, seed=0, clips
     """The dataset as :class:`Splits`. ``data_root=None`` uses the built-in synthetic set.
 
     Features are cached under ``cache_dir`` (default $DYCONV_CACHE or ~/.cache/dyconv) in a folder
-    named by :attr:`Splits.fingerprint` (data source, file list, feature parameters, seed); a second
+    keyed by the data source, file list and feature parameters (the seed too for noisy sets); a second
     call with the same arguments loads them without extracting. Unreadable files are skipped, each
     logged with its reason, and counted in a warning and in ``describe()``.
     """
     noises = NoiseBank(noise_dir, cache_dir)
     description, clips, missing, source_key = _source(data_root, seed, clips_per_class)
-    fingerprint = cache.digest([cache.CACHE_VERSION, source_key, FEATURES.as_dict(), int(seed)])
-    folder = cache.cache_root(cache_dir) / fingerprint
+    # clean features do not depend on the seed beyond the clip list (which has it for synthetic data),
+    # so UrbanSound8K is extracted once for all seeds; the noisy sets live under a per-seed folder
+    features_key = cache.digest([cache.CACHE_VERSION, source_key, FEATURES.as_dict()])
+    fingerprint = cache.digest([features_key, int(seed)])
+    folder = cache.cache_root(cache_dir) / features_key
     clean_path, skipped_path = folder / "clean.npz", folder / "skipped.json"
     if clean_path.is_file() and skipped_path.is_file():
         arrays = cache.load_arrays(clean_path)

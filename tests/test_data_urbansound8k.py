@@ -93,6 +93,11 @@ def test_loader_on_mixed_encoding_tree_skips_bad_files_and_caches(tmp_path, monk
         again = load_splits(root, cache_dir=tmp_path / "cache", workers=2, progress=False)
     assert again.fingerprint == splits.fingerprint
     np.testing.assert_array_equal(again.train.features.numpy(), splits.train.features.numpy())
+    # another seed is another fingerprint (another classifier), but the same clean features
+    with pytest.warns(UserWarning):
+        other_seed = load_splits(root, cache_dir=tmp_path / "cache", seed=1, progress=False)
+    assert other_seed.fingerprint != splits.fingerprint
+    np.testing.assert_array_equal(other_seed.test.features.numpy(), splits.test.features.numpy())
 
 
 def test_missing_metadata_or_audio_folder_names_the_expected_path(tmp_path):
@@ -110,3 +115,21 @@ def test_clips_per_class_is_rejected_for_real_data(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             load_splits(tmp_path, cache_dir=tmp_path / "cache", clips_per_class=3)
+
+
+def test_noisy_test_with_a_real_noise_dir(tmp_path):
+    write_tree(tmp_path / "data")
+    noise_dir = tmp_path / "noises"
+    noise_dir.mkdir()
+    rng = np.random.default_rng(0)
+    soundfile.write(noise_dir / "pink.wav", 0.1 * rng.standard_normal(19980 * 10), 19980, subtype="PCM_16")
+    with pytest.warns(UserWarning):
+        splits = load_splits(tmp_path / "data", noise_dir=noise_dir, cache_dir=tmp_path / "cache", workers=1,
+                             progress=False)
+    assert splits.noises.names == ("pink",)
+    noisy = splits.noisy_test("pink", 0)
+    assert noisy.features.shape == splits.test.features.shape == (2, 40, 248)
+    assert noisy.names == splits.test.names
+    assert np.mean(np.abs(noisy.features.numpy() - splits.test.features.numpy())) > 0.05
+    with pytest.raises(ValueError, match="expected one of pink"):
+        splits.noisy_test("babble", 0)

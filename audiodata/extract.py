@@ -1,7 +1,7 @@
 """Feature extraction over many clips in worker processes, with a progress bar.
 
-Clean features: one (n_mels, n_frames) array per clip. Noisy features: for one noise recording,
-each clip mixed at each of several SNRs with the same seeded noise segment.
+Clean features: one (n_mels, n_frames) array per clip. Noisy features: each clip mixed with each
+noise recording at each of several SNRs (one waveform read or generation per clip for all of them).
 """
 import multiprocessing
 import zlib

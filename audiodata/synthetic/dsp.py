@@ -44,7 +44,7 @@ def sos_filter(x, kind, freq, sr, order=2):
 
 
 def phase_from_freq(freq, sr):
-    """Instantaneous phase (radians) of a frequency track in Hz (scalar or per-sample array)."""
+    """Instantaneous phase (radians) of a per-sample frequency track in Hz."""
     return 2 * np.pi * np.cumsum(np.asarray(freq, dtype=np.float64)) / sr
 
 

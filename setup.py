@@ -38,7 +38,7 @@ def _use_cuda():
 
 def _extension():
     sources = _sources("csrc/*.cpp") + _sources("csrc/cpu/*.cpp")
-    cxx = ["-O3", "-fopenmp", "-std=c++17"]
+    cxx = ["-O3", "-fopenmp"]  # the C++ standard is the one torch.utils.cpp_extension picks
     cuda_sources = _sources("csrc/cuda/*.cu") + _sources("csrc/cuda/*_glue.cpp")
     with_cuda, why = _use_cuda()
     with_cuda = with_cuda and bool(cuda_sources)
@@ -53,7 +53,7 @@ def _extension():
             sources + cuda_sources,
             include_dirs=[os.path.join(HERE, "csrc")],
             define_macros=[("DYCONV_WITH_CUDA", None)],
-            extra_compile_args={"cxx": cxx, "nvcc": ["-O3", "--use_fast_math", "-std=c++17"]},
+            extra_compile_args={"cxx": cxx, "nvcc": ["-O3", "--use_fast_math"]},
             extra_link_args=["-fopenmp"],
         )
     return CppExtension(
@@ -75,10 +75,12 @@ setup(
     install_requires=[
         "torch>=2.4",
         "numpy",
+        "scipy",
         "librosa>=0.10",
         "soundfile>=0.12",
         "soxr>=0.3",
         "tqdm",
+        "threadpoolctl",
         "matplotlib",
     ],
     extras_require={"test": ["pytest>=7", "pytest-benchmark>=4"]},

@@ -23,8 +23,8 @@ from torch.utils.cpp_extension import COMMON_NVCC_FLAGS, include_paths
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = sorted((ROOT / "csrc" / "cuda").glob("*.cu"))
 ARCHS = ("80", "90")
-# setup.py's nvcc flags; torch adds COMMON_NVCC_FLAGS (no implicit half conversions...).
-FLAGS = ["-O3", "--use_fast_math", "-std=c++17", *COMMON_NVCC_FLAGS, f"-I{ROOT / 'csrc'}", "-Xptxas", "-v"]
+# setup.py's nvcc flags with the C++ standard torch's extension builder uses; torch adds COMMON_NVCC_FLAGS (no implicit half conversions...).
+FLAGS = ["-O3", "--use_fast_math", "-std=c++20", *COMMON_NVCC_FLAGS, f"-I{ROOT / 'csrc'}", "-Xptxas", "-v"]
 
 NVCC = shutil.which("nvcc") or (
     os.path.join(os.environ["CUDA_HOME"], "bin", "nvcc") if os.environ.get("CUDA_HOME") else None)
@@ -107,7 +107,7 @@ def test_glue_compiles_against_torch_headers():
     if gxx is None:
         pytest.skip("g++ not found")
     stubs = [] if torch.version.cuda else [f"-I{ROOT / 'tests' / 'cuda_glue_stubs'}"]
-    cmd = [gxx, "-std=c++17", "-fsyntax-only", "-Wall", "-Wno-c++20-extensions", *stubs,
+    cmd = [gxx, "-std=c++20", "-fsyntax-only", "-Wall", "-Wno-c++20-extensions", *stubs,
            *(f"-I{p}" for p in include_paths()), *nvcc_includes(), f"-I{ROOT / 'csrc'}",
            str(ROOT / "csrc" / "cuda" / "dynamic_conv_glue.cpp")]
     done = subprocess.run(cmd, capture_output=True, text=True)

@@ -2,8 +2,6 @@
 // engine (shifted_conv.h) where it applies, im2col tiles (conv_engine.h) elsewhere.
 #pragma once
 
-#include <cstdlib>
-
 #include "checks.h"
 #include "cpu/conv_engine.h"
 #include "cpu/shifted_conv.h"
@@ -20,9 +18,7 @@ struct Conv {
   explicit Conv(const ConvGeometry& geom) : g(geom) {
     // One GEMM per tap reduces over Cin: with very few input channels (the first
     // layer's 1) one im2col GEMM over Cin * kH * kW is faster.
-    const char* env = std::getenv("DYCONV_ENGINE");
-    const int64_t min_cin = env ? std::atoll(env) : 4;
-    shifted = shifted_conv_applies(g) && g.Cin >= min_cin;
+    shifted = shifted_conv_applies(g) && g.Cin >= 4;
     if (shifted) {
       sp = plan_shifted<T>(g);
       tiles = sp.out;

@@ -1,6 +1,8 @@
 """Suite-wide settings: quick mode, devices, rounds, and the once-per-session checks."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -9,13 +11,17 @@ from benchmarks.contenders import check_against_float64
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 # Rounds per benchmark (after one warm-up round): a compromise between noise on a
 # loaded 2-core machine and a full run that fits in a few minutes.
-ROUNDS = 5
-SWEEP_ROUNDS = 3
+# DYCONV_BENCH_ROUNDS overrides both (e.g. to rerun a few noisy rows with more rounds).
+ROUNDS = int(os.environ.get("DYCONV_BENCH_ROUNDS", 3))
+SWEEP_ROUNDS = int(os.environ.get("DYCONV_BENCH_ROUNDS", 3))
 
 
 def quick_mode(config) -> bool:
-    """--benchmark-disable (CI): every benchmark runs once, on small shapes."""
-    return bool(config.getoption("benchmark_disable", False))
+    """Small shapes unless --benchmark-only (the full run) is given: so a plain `pytest`
+    from the repository root stays quick, and --benchmark-disable (CI) runs each
+    benchmark, and its correctness check, once."""
+    return bool(config.getoption("benchmark_disable", False)) or not config.getoption(
+        "benchmark_only", False)
 
 
 @pytest.fixture(scope="session")

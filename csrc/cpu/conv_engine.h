@@ -1,10 +1,11 @@
-// Per-sample convolution as GEMMs on column tiles, shared by both CPU ops.
+// Per-sample convolution as GEMMs on im2col column tiles: the general engine
+// (any stride; cpu/conv.h uses cpu/shifted_conv.h where that applies).
 //
 // Work is split into items (b, t): sample b, tile t of its output pixels.
 // Each item builds the im2col tile of x[b] (sized to stay in cache) and runs
 // one GEMM with weight[b]; callers hook into the tile while it is hot
-// (forward epilogue: normalization statistics; backward prologue: turning the
-// output gradient into the conv-output gradient).
+// (forward epilogue: normalization statistics; backward: dy_span forms the
+// output gradient of the tile).
 #pragma once
 
 #include <ATen/Parallel.h>

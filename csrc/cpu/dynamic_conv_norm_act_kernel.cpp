@@ -5,9 +5,11 @@
 // the variance is as exact as a two-pass one). One more pass applies
 // normalize + affine + activation as out = act(y * a[b,c] + s[b,c]).
 // Backward: one pass recomputes the activation input from the saved conv
-// output, forms dz and the per-channel sums that the affine and norm
-// gradients need; the conv backward then turns each dz tile into the
-// conv-output gradient just before its GEMMs read it.
+// output and sums, per channel, what the affine and norm gradients need; the
+// conv backward then forms the conv-output gradient from grad_out and the conv
+// output one span at a time, as its GEMMs read it (no full-size dz tensor).
+// The convolution itself is cpu/conv.h (shifted GEMMs or im2col tiles); the
+// elementwise loops are cpu/row_kernels.h.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>

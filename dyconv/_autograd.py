@@ -32,12 +32,16 @@ def _fused_setup_context(ctx, inputs, output):
     x, weight, scale, shift, stride, padding, dilation, norm, activation, eps = inputs
     _, conv_out, mean, rstd = output
     ctx.mark_non_differentiable(conv_out, mean, rstd)
+    # Their gradients are never used: no zero tensors of the output's size for them.
+    ctx.set_materialize_grads(False)
     ctx.save_for_backward(x, weight, scale, shift, conv_out, mean, rstd)
     ctx.params = (stride, padding, dilation, norm, activation)
 
 
 def _fused_backward(ctx, grad_out, _grad_conv_out, _grad_mean, _grad_rstd):
     mask = list(ctx.needs_input_grad[:4])
+    if grad_out is None:
+        return (None,) * 10
     grads = torch.ops.dyconv.dynamic_conv_norm_act_backward(
         grad_out, *ctx.saved_tensors, *ctx.params, mask
     )

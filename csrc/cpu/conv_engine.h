@@ -1,10 +1,11 @@
-// Per-sample convolution as GEMMs on column tiles, shared by both CPU ops.
+// Per-sample convolution as GEMMs on im2col column tiles: the general engine
+// (any stride; cpu/conv.h uses cpu/shifted_conv.h where that applies).
 //
 // Work is split into items (b, t): sample b, tile t of its output pixels.
 // Each item builds the im2col tile of x[b] (sized to stay in cache) and runs
 // one GEMM with weight[b]; callers hook into the tile while it is hot
-// (forward epilogue: normalization statistics; backward prologue: turning the
-// output gradient into the conv-output gradient).
+// (forward epilogue: normalization statistics; backward: dy_span forms the
+// output gradient of the tile).
 #pragma once
 
 #include <ATen/Parallel.h>
@@ -66,16 +67,16 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y, Epilogue&
 
 // Gradients of the convolution from dy (B, Cout, N):
 //   dw[b] = dy[b] @ im2col(x[b])^T, dx[b] = col2im(weight[b]^T @ dy[b]).
-// dx and dw may be null (not needed); dx must be zero-filled. prologue(b, n0, n1)
-// runs before a tile of dy is read (it may write that tile of dy).
-template <typename T, typename Prologue>
-void conv_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
-                   Prologue&& prologue) {
+// dx and dw may be null (not needed); dx must be zero-filled. dy is supplied a
+// tile at a time by dy_span(b, c, n0, n1, dst): dy[b, c, n0:n1] written to dst.
+template <typename T, typename DySpan>
+void conv_backward(const ConvGeometry& g, const T* x, const T* w, T* dx, T* dw,
+                   DySpan&& dy_span) {
   const TilePlan p = plan_tiles<T>(g);
   const int64_t K = g.K(), N = g.N(), Cout = g.Cout, in_size = g.Cin * g.H * g.W;
   std::mutex merge;  // guards samples split between threads
   at::parallel_for(0, p.items, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> cols(K * p.tile);
+    std::vector<T> cols(K * p.tile), dyt(Cout * p.tile);
     std::vector<T> dw_local(dw ? Cout * K : 0), dx_local;
     int64_t item = begin;
     while (item < end) {
@@ -92,18 +93,17 @@ void conv_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T
       const T* wb = w + b * Cout * K;
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t n0 = p.begin(t, N), n1 = p.end(t, N), nt = n1 - n0;
-        prologue(b, n0, n1);
-        const T* dyt = dy + b * Cout * N + n0;
+        for (int64_t c = 0; c < Cout; ++c) dy_span(b, c, n0, n1, dyt.data() + c * nt);
         if (dwb) {
           im2col_tile(g, x + b * in_size, n0, n1, cols.data());
           // Row-major dW(Cout, K) += dY(Cout, nt) @ C(K, nt)^T.
           gemm(true, false, K, Cout, nt, T(1),
-                     cols.data(), nt, dyt, N, T(t == t0 ? 0 : 1), dwb, K);
+                     cols.data(), nt, dyt.data(), nt, T(t == t0 ? 0 : 1), dwb, K);
         }
         if (dxb) {
           // Row-major dC(K, nt) = W(Cout, K)^T @ dY(Cout, nt).
           gemm(false, true, nt, K, Cout, T(1),
-                     dyt, N, wb, K, T(0), cols.data(), nt);
+                     dyt.data(), nt, wb, K, T(0), cols.data(), nt);
           col2im_tile(g, cols.data(), n0, n1, dxb);
         }
       }

@@ -3,8 +3,10 @@
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
+#include <cstring>
+
 #include "checks.h"
-#include "cpu/conv_engine.h"
+#include "cpu/conv.h"
 
 namespace dyconv::cpu {
 namespace {
@@ -23,7 +25,7 @@ at::Tensor dynamic_conv2d_cpu(const at::Tensor& x_in, const at::Tensor& weight_i
     const scalar_t* bp = has_bias ? bias.const_data_ptr<scalar_t>() : nullptr;
     scalar_t* yp = y.mutable_data_ptr<scalar_t>();
     const int64_t N = g.N();
-    conv_forward<scalar_t>(g, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), yp,
+    Conv<scalar_t>(g).forward(x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), yp,
                            [&](int64_t b, int64_t, int64_t n0, int64_t n1) {
                              if (!bp) return;
                              for (int64_t c = 0; c < g.Cout; ++c) {
@@ -45,17 +47,25 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
   check_like(op, "grad_out", grad_out, x_in, {g.B, g.Cout, g.Hout, g.Wout});
   // Skipped gradients: a fresh empty tensor each (outputs must not alias).
   const auto none = [&] { return x_in.new_empty({0}); };
-  at::Tensor dx = mask[0] ? at::zeros({g.B, g.Cin, g.H, g.W}, x_in.options()) : none();
-  at::Tensor dw = mask[1] ? at::zeros({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none();
+  at::Tensor dx = mask[0] ? at::empty({g.B, g.Cin, g.H, g.W}, x_in.options()) : none();
+  at::Tensor dw = mask[1] ? at::empty({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none();
   at::Tensor db = mask[2] ? grad_out.sum({2, 3}) : none();
   if (g.B == 0 || !(mask[0] || mask[1])) return {dx, dw, db};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), dy = grad_out.contiguous();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv2d_backward_cpu", [&] {
-    conv_backward<scalar_t>(g, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
-                            dy.const_data_ptr<scalar_t>(),
-                            mask[0] ? dx.mutable_data_ptr<scalar_t>() : nullptr,
-                            mask[1] ? dw.mutable_data_ptr<scalar_t>() : nullptr,
-                            [](int64_t, int64_t, int64_t) {});
+    const Conv<scalar_t> conv(g);
+    if (conv.grads_need_zeros()) {
+      if (mask[0]) dx.zero_();
+      if (mask[1]) dw.zero_();
+    }
+    const scalar_t* dyp = dy.const_data_ptr<scalar_t>();
+    const int64_t N = g.N();
+    conv.backward(x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
+                  mask[0] ? dx.mutable_data_ptr<scalar_t>() : nullptr,
+                  mask[1] ? dw.mutable_data_ptr<scalar_t>() : nullptr,
+                  [&](int64_t b, int64_t c, int64_t n0, int64_t n1, scalar_t* dst) {
+                    std::memcpy(dst, dyp + (b * g.Cout + c) * N + n0, (n1 - n0) * sizeof(scalar_t));
+                  });
   });
   return {dx, dw, db};
 }

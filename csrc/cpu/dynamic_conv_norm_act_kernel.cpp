@@ -5,9 +5,11 @@
 // the variance is as exact as a two-pass one). One more pass applies
 // normalize + affine + activation as out = act(y * a[b,c] + s[b,c]).
 // Backward: one pass recomputes the activation input from the saved conv
-// output, forms dz and the per-channel sums that the affine and norm
-// gradients need; the conv backward then turns each dz tile into the
-// conv-output gradient just before its GEMMs read it.
+// output and sums, per channel, what the affine and norm gradients need; the
+// conv backward then forms the conv-output gradient from grad_out and the conv
+// output one span at a time, as its GEMMs read it (no full-size dz tensor).
+// The convolution itself is cpu/conv.h (shifted GEMMs or im2col tiles); the
+// elementwise loops are cpu/row_kernels.h.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -15,34 +17,11 @@
 #include <cmath>
 
 #include "checks.h"
-#include "cpu/conv_engine.h"
+#include "cpu/conv.h"
+#include "cpu/row_kernels.h"
 
 namespace dyconv::cpu {
 namespace {
-
-using acc_t = double;  // statistics and reductions
-
-template <typename T>
-inline T activate(T z, Activation act) {
-  switch (act) {
-    case Activation::Relu: return z > T(0) ? z : T(0);
-    case Activation::Sigmoid: return T(1) / (T(1) + std::exp(-z));
-    default: return z;
-  }
-}
-
-// d act(z) / dz
-template <typename T>
-inline T activate_grad(T z, Activation act) {
-  switch (act) {
-    case Activation::Relu: return z > T(0) ? T(1) : T(0);
-    case Activation::Sigmoid: {
-      const T s = T(1) / (T(1) + std::exp(-z));
-      return s * (T(1) - s);
-    }
-    default: return T(1);
-  }
-}
 
 // Per-sample statistics -> (mean, rstd) tensors of shape (B, G).
 template <typename T>
@@ -90,24 +69,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv_norm_act_cpu", [&] {
     using T = scalar_t;
-    const TilePlan p = plan_tiles<T>(g);
+    const Conv<T> conv(g);
+    const TilePlan& p = conv.tiles;
     const int64_t N = g.N(), Cout = g.Cout;
     T* yp = y.mutable_data_ptr<T>();
     const bool stats = norm != Norm::None;
     std::vector<acc_t> tile_mean(stats ? p.items * Cout : 0), tile_m2(stats ? p.items * Cout : 0);
-    conv_forward<T>(g, x.const_data_ptr<T>(), w.const_data_ptr<T>(), yp,
+    conv.forward(x.const_data_ptr<T>(), w.const_data_ptr<T>(), yp,
                     [&](int64_t b, int64_t t, int64_t n0, int64_t n1) {
                       if (!stats) return;
-                      const acc_t nt = acc_t(n1 - n0);
                       for (int64_t c = 0; c < Cout; ++c) {
-                        const T* row = yp + (b * Cout + c) * N;
-                        acc_t s = 0;
-                        for (int64_t n = n0; n < n1; ++n) s += row[n];
-                        const acc_t m = s / nt;
-                        acc_t m2 = 0;
-                        for (int64_t n = n0; n < n1; ++n) m2 += (row[n] - m) * (row[n] - m);
-                        tile_mean[(b * p.ntiles + t) * Cout + c] = m;
-                        tile_m2[(b * p.ntiles + t) * Cout + c] = m2;
+                        const int64_t k = (b * p.ntiles + t) * Cout + c;
+                        row_stats(yp + (b * Cout + c) * N + n0, n1 - n0, tile_mean[k], tile_m2[k]);
                       }
                     });
     T* mp = mean.mutable_data_ptr<T>();
@@ -118,23 +91,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     T* op_ = out.mutable_data_ptr<T>();
     at::parallel_for(0, g.B * Cout, 1, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
-        const int64_t b = i / Cout, c = i % Cout, s = norm == Norm::Layer ? b : i;
+        const int64_t s = norm == Norm::Layer ? i / Cout : i;
         // out = act((y - mean) * rstd * scale + shift) = act(y * a + o)
         const T a = stats ? rp[s] * sc[i] : sc[i];
         const T o = stats ? sh[i] - mp[s] * a : sh[i];
         const T* yr = yp + i * N;
         T* orow = op_ + i * N;
-        switch (act) {
-          case Activation::Relu:
-            for (int64_t n = 0; n < N; ++n) orow[n] = std::max(yr[n] * a + o, T(0));
-            break;
-          case Activation::Sigmoid:
-            for (int64_t n = 0; n < N; ++n) orow[n] = T(1) / (T(1) + std::exp(-(yr[n] * a + o)));
-            break;
-          default:
-            for (int64_t n = 0; n < N; ++n) orow[n] = yr[n] * a + o;
-        }
-        (void)b;
+        with_activation(act, [&](auto A) { apply_row<A.value>(yr, orow, N, a, o); });
       }
     });
   });
@@ -157,8 +120,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   check_like(op, "rstd", rstd_in, x_in, {g.B, G});
   // Skipped gradients: a fresh empty tensor each (outputs must not alias).
   const auto none = [&] { return x_in.new_empty({0}); };
-  at::Tensor dx = mask[0] ? at::zeros({g.B, g.Cin, g.H, g.W}, x_in.options()) : none();
-  at::Tensor dw = mask[1] ? at::zeros({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none();
+  at::Tensor dx = mask[0] ? at::empty({g.B, g.Cin, g.H, g.W}, x_in.options()) : none();
+  at::Tensor dw = mask[1] ? at::empty({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none();
   at::Tensor dscale = mask[2] ? at::empty({g.B, g.Cout}, x_in.options()) : none();
   at::Tensor dshift = mask[3] ? at::empty({g.B, g.Cout}, x_in.options()) : none();
   if (g.B == 0 || !(mask[0] || mask[1] || mask[2] || mask[3])) return {dx, dw, dscale, dshift};
@@ -166,8 +129,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();
   const at::Tensor gout = grad_out.contiguous();
   const bool need_conv = mask[0] || mask[1];
-  // dz = grad at the activation input; becomes the conv-output gradient in place.
-  at::Tensor dz = at::empty({g.B, g.Cout, g.Hout, g.Wout}, x_in.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv_norm_act_backward_cpu", [&] {
     using T = scalar_t;
     const int64_t N = g.N(), Cout = g.Cout;
@@ -178,8 +139,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     const T* rp = rstd_in.contiguous().const_data_ptr<T>();
     const T* sc = scale.const_data_ptr<T>();
     const T* sh = shift.const_data_ptr<T>();
-    T* dzp = dz.mutable_data_ptr<T>();
-    // Pass 1: dz, sum(dz) (= dshift) and sum(dz * xhat) (= dscale) per (b, c).
+    // Pass 1: with dz = grad_out * act'(activation input), sum(dz) (= dshift)
+    // and sum(dz * xhat) (= dscale) per (b, c).
     std::vector<acc_t> s1(g.B * Cout), s2(g.B * Cout);
     at::parallel_for(0, g.B * Cout, 1, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
@@ -188,14 +149,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
         const T a = r * sc[i], o = sh[i] - m * a;
         const T* yr = yp + i * N;
         const T* gr = gp + i * N;
-        T* dr = dzp + i * N;
         acc_t a1 = 0, a2 = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          const T d = gr[n] * activate_grad(yr[n] * a + o, act);
-          dr[n] = d;
-          a1 += d;
-          a2 += d * (yr[n] - m) * r;
-        }
+        with_activation(act, [&](auto A) { dz_sums<A.value>(gr, yr, N, a, o, m, r, a1, a2); });
         s1[i] = a1;
         s2[i] = a2;
       }
@@ -237,18 +192,27 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
         k3[i] = T(r * (-m1 + m * r * m2));
       }
     }
-    conv_backward<T>(g, x.const_data_ptr<T>(), w.const_data_ptr<T>(), dzp,
-                     mask[0] ? dx.mutable_data_ptr<T>() : nullptr,
-                     mask[1] ? dw.mutable_data_ptr<T>() : nullptr,
-                     [&](int64_t b, int64_t n0, int64_t n1) {
-                       for (int64_t c = 0; c < Cout; ++c) {
-                         const int64_t i = b * Cout + c;
-                         T* dr = dzp + i * N;
-                         const T* yr = yp + i * N;
-                         const T c1 = k1[i], c2 = k2[i], c3 = k3[i];
-                         for (int64_t n = n0; n < n1; ++n) dr[n] = c1 * dr[n] + c2 * yr[n] + c3;
-                       }
-                     });
+    // The conv-output gradient, formed one span at a time as the conv reads it.
+    const Conv<T> conv(g);
+    if (conv.grads_need_zeros()) {
+      if (mask[0]) dx.zero_();
+      if (mask[1]) dw.zero_();
+    }
+    conv.backward(x.const_data_ptr<T>(), w.const_data_ptr<T>(),
+                  mask[0] ? dx.mutable_data_ptr<T>() : nullptr,
+                  mask[1] ? dw.mutable_data_ptr<T>() : nullptr,
+                  [&](int64_t b, int64_t c, int64_t n0, int64_t n1, T* dst) {
+                    const int64_t i = b * Cout + c;
+                    const int64_t s = norm == Norm::Layer ? b : i;
+                    const T m = stats ? mp[s] : T(0), r = stats ? rp[s] : T(1);
+                    const T a = r * sc[i], o = sh[i] - m * a;
+                    const T* yr = yp + i * N;
+                    const T* gr = gp + i * N;
+                    const T c1 = k1[i], c2 = k2[i], c3 = k3[i];
+                    with_activation(act, [&](auto A) {
+                      dy_row<A.value>(gr + n0, yr + n0, dst, n1 - n0, a, o, c1, c2, c3);
+                    });
+                  });
   });
   return {dx, dw, dscale, dshift};
 }

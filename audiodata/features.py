@@ -1,0 +1,50 @@
+"""The paper's 40x248 min-max normalized log-Mel features (parameters in config.FeatureConfig)."""
+from functools import lru_cache
+
+import librosa
+import numpy as np
+
+from .config import FEATURES
+from .io import read_audio
+
+
+@lru_cache(maxsize=4)
+def mel_filterbank(cfg=FEATURES):
+    return librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels,
+                               fmin=cfg.fmin, fmax=cfg.fmax).astype(np.float32)
+
+
+def fit_length(wave, n_samples):
+    """Zero pad or cut a 1-D waveform to ``n_samples``."""
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.shape[0] >= n_samples:
+        return wave[:n_samples]
+    return np.pad(wave, (0, n_samples - wave.shape[0]))
+
+
+def features_from_waveform(wave, sample_rate, cfg=FEATURES):
+    """Features of a 1-D waveform at ``sample_rate`` (resampled if it differs from the config's).
+
+    Returns float32 (n_mels, n_frames) in [0, 1]; see :class:`~audiodata.config.FeatureConfig`.
+    """
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim != 1:
+        raise ValueError(f"waveform: expected a 1-D array, got shape {wave.shape}")
+    if sample_rate != cfg.sample_rate:
+        wave = librosa.resample(wave, orig_sr=sample_rate, target_sr=cfg.sample_rate, res_type="soxr_hq")
+    wave = fit_length(wave, cfg.n_samples)
+    spec = np.abs(librosa.stft(wave, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+                               window=cfg.window, center=cfg.center)) ** cfg.power
+    mel = mel_filterbank(cfg) @ spec[:, :cfg.n_frames]
+    if not np.any(mel > 0):
+        return np.zeros((cfg.n_mels, cfg.n_frames), dtype=np.float32)
+    db = librosa.amplitude_to_db(mel, ref=np.max, amin=cfg.amin, top_db=cfg.top_db)
+    lo, hi = db.min(), db.max()
+    if hi - lo <= 0:
+        return np.zeros_like(db, dtype=np.float32)
+    return ((db - lo) / (hi - lo)).astype(np.float32)
+
+
+def features_from_file(path, cfg=FEATURES):
+    """Features of one audio file (any encoding soundfile reads, any rate, mono or multichannel)."""
+    return features_from_waveform(read_audio(path, cfg.sample_rate), cfg.sample_rate, cfg)

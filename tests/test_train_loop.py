@@ -50,7 +50,7 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path):
     ctx = tiny_context()
     steps = []
 
-    def interrupt():  # stop mid-epoch 2, like kill -9: no checkpoint of that epoch is written
+    def interrupt(stage):  # stop mid-epoch 2, like kill -9: no checkpoint of that epoch is written
         steps.append(1)
         if len(steps) == STEPS_PER_EPOCH + 3:
             raise KeyboardInterrupt

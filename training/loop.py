@@ -92,7 +92,7 @@ def _train_epoch(name, model, optimizer, train_set, epoch, epochs, path, ctx: Co
     bar = ctx.log.bar(loader, desc=f"{name} epoch {epoch + 1}/{epochs}", unit="batch", leave=False)
     for step, (x, y) in enumerate(bar):
         x, y = x.to(ctx.device), y.to(ctx.device)
-        loss = ctx.faults.corrupt_loss(F.cross_entropy(model(x), y))
+        loss = ctx.faults.corrupt_loss(F.cross_entropy(model(x), y), name)
         batch_total, batch_count = ctx.dist.sum([loss.item() * len(y), len(y)], ctx.device)
         if not math.isfinite(batch_total):
             raise TrainingDiverged(
@@ -102,7 +102,7 @@ def _train_epoch(name, model, optimizer, train_set, epoch, epochs, path, ctx: Co
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        ctx.faults.step_done()
+        ctx.faults.step_done(name)
         total, count = total + batch_total, count + batch_count
         bar.set_postfix(loss=f"{total / count:.4f}")
     return total / count

@@ -27,9 +27,9 @@ from training.figure import figure3
 from training.log import Log, duration
 from training.loop import train_stage
 from training.options import Options
-from training.paper import DISPLAY
 
 STAGE_SEED = {"cnn-fc": 0, "sfe": 1, "dfe": 2, "dcl": 3, "dsl": 4}  # each stage starts from seed * 10 + this
+PROBE_BATCH = 16  # clips per timed batch of the time estimate
 FIGURE_METHODS = ("sfe", "dcl", "dsl")  # the paper's Figure 3 panels (c)-(e); DFE when it is the only enhancer
 
 
@@ -65,7 +65,7 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
     ckpt_dir = out / "checkpoints"
     methods = ["cnn-fc", *opts.methods]
     _plan_eta(stages_for(opts.methods), methods, splits, build, opts, ctx, ckpt_dir)
-    log(f"estimated time: ~{duration(ctx.eta.remaining())} (from timing two batches of each stage)")
+    log(f"estimated time: ~{duration(ctx.eta.remaining())} (from timing a few clips of each stage)")
 
     trained = {"cnn-fc": _train_classifier(build, splits, opts, ctx, ckpt_dir)}
     for stage in stages_for(opts.methods)[1:]:
@@ -87,7 +87,7 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
             _write_reports(rows, noises, snrs, out)
     if d.is_main:
         _figure(trained, splits, out / "figure3.png", device)
-        log("\n" + reports.table1(rows))
+        log("\n" + reports.table1(rows) + "\n")
         log(reports.table2(rows, noises, snrs))
     log(f"done in {duration(time.perf_counter() - t_start)}: results.csv, table1.md, table2.md, figure3.png "
         f"in {out}")
@@ -128,8 +128,9 @@ def _load_data(opts: Options, d: Dist, log: Log):
 def _plan_eta(stages, methods, splits, build, opts: Options, ctx: Context, ckpt_dir: Path) -> None:
     """Predict the time of the stages and evaluations still to do from two timed batches of each model."""
     bpp = ctx.batch_per_process
-    x = torch.stack([splits.train[i][0] for i in range(min(bpp, len(splits.train)))]).to(ctx.device)
-    y = torch.tensor([int(splits.train[i][1]) for i in range(len(x))], device=ctx.device)
+    n = min(bpp, PROBE_BATCH, len(splits.train))  # timed on a few clips, scaled to a batch
+    x = torch.stack([splits.train[i][0] for i in range(n)]).to(ctx.device)
+    y = torch.tensor([int(splits.train[i][1]) for i in range(n)], device=ctx.device)
     steps = math.ceil(math.ceil(len(splits.train) / ctx.dist.world_size) / bpp)
     n_eval = (len(splits.dev) + len(splits.test) * (1 + len(audiodata.NOISE_TYPES) * len(audiodata.SNRS_DB)))
     n_eval /= ctx.dist.world_size
@@ -144,7 +145,7 @@ def _plan_eta(stages, methods, splits, build, opts: Options, ctx: Context, ckpt_
             model = build(name)
             timing = probe(model, model.trainable_parameters(), x, y)
             if name in stages:
-                ctx.eta.plan(name, epochs_left, steps * timing.train_step_s +
+                ctx.eta.plan(name, epochs_left, steps * timing.train_step_s * bpp / n +
                              len(splits.dev) / ctx.dist.world_size * timing.eval_sample_s)
             if evaluate_left:
                 ctx.eta.plan(f"evaluate {name}", 1, n_eval * timing.eval_sample_s)

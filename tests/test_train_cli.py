@@ -9,7 +9,7 @@ import torch
 from training import reports
 from training.paper import METHODS, TABLE1
 
-from train_cli import table, train
+from train_cli import run, table, train
 
 NOISES = ("babble", "f16", "factory1", "factory2", "leopard", "pink", "destroyer")
 SNRS = (20, 15, 10, 5, 0)
@@ -117,3 +117,38 @@ def test_nan_loss_stops_with_the_last_good_checkpoint(tmp_path, train_cache):
     assert saved["epoch"] == 0 and not saved["done"]
     assert all(torch.isfinite(v).all() for v in saved["model"].values() if v.is_floating_point())
     assert not (out / "results.csv").exists()
+
+
+def test_classify_prints_class_and_probability_of_each_file(all_run, tmp_path):
+    import soundfile
+
+    import audiodata
+    import models
+
+    out, _ = all_run
+    t = np.arange(3 * 44100) / 44100
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.sign(np.sin(2 * np.pi * 3 * t))], 1) * 0.3
+    soundfile.write(tmp_path / "tone.wav", stereo, 44100)  # any rate and channel count is converted
+    soundfile.write(tmp_path / "noise.wav", np.random.default_rng(0).normal(0, 0.1, 16000 * 5), 16000)
+    files = [tmp_path / "tone.wav", tmp_path / "noise.wav"]
+
+    proc = run("classify.py", "--checkpoint", out, *files)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("# dsl (small config)")  # a --method all run: DSL by default
+
+    saved = torch.load(out / "models" / "dsl.pt", weights_only=False)
+    model = models.build("dsl", "small", 10, 40)
+    model.load_state_dict(saved["state_dict"])
+    model.eval()
+    for f, line in zip(files, lines[1:]):
+        x = torch.from_numpy(audiodata.features_from_file(f))[None, None]
+        with torch.no_grad():
+            p = torch.softmax(model(x), 1)[0]
+        k = int(p.argmax())
+        assert line == f"{f}: {audiodata.CLASS_NAMES[k]} (p = {float(p[k]):.3f})"
+
+    proc = run("classify.py", "--checkpoint", out, "--method", "sfe", files[0])
+    assert proc.returncode == 0 and proc.stdout.startswith("# sfe")
+    proc = run("classify.py", "--checkpoint", out, tmp_path / "missing.wav")
+    assert proc.returncode == 2 and "no such file" in proc.stderr and "Traceback" not in proc.stderr

@@ -11,20 +11,29 @@ class Log:
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
         self.path: Path | None = None
+        self._pending: list[str] = []  # lines logged before the output folder existed
 
     def to_file(self, path) -> None:
-        """Also append every line to ``path`` (set once the output folder exists)."""
-        self.path = Path(path) if self.enabled else None
+        """Also append every line to ``path`` (set once the output folder exists), the earlier ones first."""
+        if self.enabled:
+            self.path = Path(path)
+            self._append(self._pending)
+            self._pending = []
 
     def __call__(self, message: str = "") -> None:
         if not self.enabled:
             return
         tqdm.write(message)
-        if self.path is not None:
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            with open(self.path, "a") as f:
-                for line in message.splitlines() or [""]:
-                    f.write(f"{stamp} {line}\n")
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        lines = [f"{stamp} {line}" for line in message.splitlines() or [""]]
+        if self.path is None:
+            self._pending += lines
+        else:
+            self._append(lines)
+
+    def _append(self, lines: list[str]) -> None:
+        with open(self.path, "a") as f:
+            f.writelines(line + "\n" for line in lines)
 
     def bar(self, iterable=None, **kwargs):
         """A tqdm bar on rank 0; silent elsewhere."""

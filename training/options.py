@@ -14,7 +14,7 @@ from training.errors import UsageError
 from training.paper import METHODS
 
 PAPER_EPOCHS = 100  # paper §4: 100 epochs, batch 64, Adam, lr 0.001
-SMALL_EPOCHS = 8  # --config small: the default CPU run of one method takes about 10 minutes on 2 cores
+SMALL_EPOCHS = 3  # --config small: the default CPU run of one method takes about 10 minutes on 2 cores
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,8 @@ def test_every_method_writes_well_formed_results(all_run):
     assert image.ndim == 3 and image.shape[1] > 3 * image.shape[0]  # clean, noisy, SFE, DCL, DSL side by side
 
     config = json.loads((out / "config.json").read_text())
-    assert (config["method"], config["config"], config["epochs"], config["batch_size"], config["lr"]) == (
-        "all", "small", 1, 64, 1e-3)
+    assert (config["method"], config["config"], config["classifier_epochs"], config["enhancer_epochs"],
+            config["batch_size"], config["lr"]) == ("all", "small", 1, 1, 64, 1e-3)
     assert config["data_fingerprint"] and config["clips_per_class"] == 1
     for m in METHODS:
         saved = torch.load(out / "models" / f"{m}.pt", weights_only=False)

@@ -13,11 +13,14 @@ def _parse(*argv, cuda=False, world=1):
 
 def test_defaults_follow_the_device():
     cpu = _parse()
-    assert (cpu.device, cpu.config, cpu.epochs) == ("cpu", "small", options.SMALL_EPOCHS)
+    assert (cpu.device, cpu.config, cpu.classifier_epochs, cpu.enhancer_epochs) == (
+        "cpu", "small", options.SMALL_CLASSIFIER_EPOCHS, options.SMALL_ENHANCER_EPOCHS)
     assert "default on a CPU" in cpu.config_reason
     gpu = _parse(cuda=True)
-    assert (gpu.device, gpu.config, gpu.epochs, gpu.batch_size, gpu.lr) == ("cuda", "paper", 100, 64, 1e-3)
-    assert _parse("--config", "paper").epochs == 100
+    assert (gpu.device, gpu.config, gpu.classifier_epochs, gpu.enhancer_epochs, gpu.batch_size, gpu.lr) == (
+        "cuda", "paper", 100, 100, 64, 1e-3)
+    assert _parse("--config", "paper").enhancer_epochs == 100
+    assert (_parse("--epochs", "7").classifier_epochs, _parse("--epochs", "7").enhancer_epochs) == (7, 7)
     assert _parse("--method", "all").methods == ("sfe", "dfe", "dcl", "dsl")
     assert options.parse(["--method", "cnn-fc"], cuda_available=False, world_size=1).methods == ()
 
@@ -63,8 +66,8 @@ def test_out_folder_rules(tmp_path):
     with pytest.raises(UsageError, match="already holds files"):
         rundir.check(out, config, resume=False)
     rundir.check(out, config, resume=True)
-    other = options.SMALL_EPOCHS + 1
-    with pytest.raises(UsageError, match=f"epochs = {options.SMALL_EPOCHS}, this command {other}"):
-        rundir.check(out, {**config, "epochs": other}, resume=True)
+    other = options.SMALL_ENHANCER_EPOCHS + 1
+    with pytest.raises(UsageError, match=f"enhancer_epochs = {options.SMALL_ENHANCER_EPOCHS}, this command {other}"):
+        rundir.check(out, {**config, "enhancer_epochs": other}, resume=True)
     with pytest.raises(UsageError, match="data changed"):
         rundir.start(out, config, "fp2", "synthetic", resume=True)

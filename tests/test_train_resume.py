@@ -34,4 +34,4 @@ def test_resume_with_other_settings_is_refused(tmp_path, train_cache):
     proc = train(out, train_cache, *ARGS, fault="exit_after_steps=1")  # killed at its first training step
     assert proc.returncode == KILLED_EXIT_CODE, proc.stderr[-3000:]
     proc = train(out, train_cache, "--method", "dsl", "--epochs", "3", "--batch-size", "32", "--resume")
-    assert proc.returncode == 2 and "epochs = 2, this command 3" in proc.stderr
+    assert proc.returncode == 2 and "classifier_epochs = 2, this command 3" in proc.stderr

@@ -1,8 +1,8 @@
 """Remaining-time estimate of a run.
 
-Before training, each planned stage is timed on two batches (:func:`probe`) to predict its epoch time
-and the evaluation time; as real epochs finish, a stage's own measured epoch time replaces the
-prediction, and the ratio measured / predicted corrects the predictions of the stages still to come.
+Before training, each planned stage is timed on a few clips (:func:`probe`) to predict its epoch time
+and the evaluation time; as real epochs finish, a stage's own mean measured epoch time replaces the
+prediction for its remaining epochs.
 """
 from __future__ import annotations
 
@@ -55,7 +55,6 @@ class Eta:
         self._predicted: dict[str, float] = {}  # task -> predicted seconds per unit
         self._units: dict[str, int] = {}  # task -> units (epochs; 1 for an evaluation) left
         self._measured: dict[str, list[float]] = {}
-        self._ratios: list[float] = []
 
     def plan(self, task: str, units: int, seconds_per_unit: float) -> None:
         self._predicted[task] = seconds_per_unit
@@ -68,14 +67,11 @@ class Eta:
             return
         self._units[task] = max(self._units[task] - 1, 0)
         self._measured[task].append(seconds)
-        if self._predicted[task] > 0:
-            self._ratios.append(seconds / self._predicted[task])
 
     def remaining(self) -> float:
-        correction = sum(self._ratios[-5:]) / len(self._ratios[-5:]) if self._ratios else 1.0
         total = 0.0
         for task, units in self._units.items():
             measured = self._measured[task]
-            per_unit = sum(measured) / len(measured) if measured else self._predicted[task] * correction
+            per_unit = sum(measured) / len(measured) if measured else self._predicted[task]
             total += units * per_unit
         return total

@@ -26,7 +26,7 @@ from training.evaluate import conditions, evaluate
 from training.figure import figure3
 from training.log import Log, duration
 from training.loop import train_stage
-from training.options import Options
+from training.options import Options, epochs_of
 
 STAGE_SEED = {"cnn-fc": 0, "sfe": 1, "dfe": 2, "dcl": 3, "dsl": 4}  # each stage starts from seed * 10 + this
 PROBE_BATCH = 16  # clips per timed batch of the time estimate
@@ -51,8 +51,9 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
     config = rundir.run_config(opts, d.world_size)
     _on_main(d, lambda: rundir.check(out, config, opts.resume))
 
-    log(f"config: {opts.config} ({opts.config_reason}); device {device}; {d.world_size} process(es); "
-        f"{opts.epochs} epochs per stage, batch {opts.batch_size}, Adam lr {opts.lr:g}, seed {opts.seed}")
+    log(f"config: {opts.config} ({opts.config_reason}); device {device}; {d.world_size} process(es)")
+    log(f"epochs: {opts.classifier_epochs} classifier, {opts.enhancer_epochs} per enhancer stage; batch "
+        f"{opts.batch_size}, Adam lr {opts.lr:g}, seed {opts.seed}")
     splits = _load_data(opts, d, log)
     _on_main(d, lambda: rundir.start(out, config, splits.fingerprint, splits.describe(), opts.resume))
     log.to_file(out / "train.log")
@@ -75,8 +76,8 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
             model.load_stage1(trained["dfe"])
         else:
             model.load_classifier(trained["cnn-fc"])
-        train_stage(stage, model, model.trainable_parameters(), splits.train, splits.dev, opts.epochs,
-                    ckpt_dir / f"{stage}.pt", ctx)
+        train_stage(stage, model, model.trainable_parameters(), splits.train, splits.dev,
+                    epochs_of(opts, stage), ckpt_dir / f"{stage}.pt", ctx)
         trained[stage] = model
 
     rows = []
@@ -136,9 +137,10 @@ def _plan_eta(stages, methods, splits, build, opts: Options, ctx: Context, ckpt_
     n_eval /= ctx.dist.world_size
     with torch.random.fork_rng():
         for name in dict.fromkeys(stages + methods):
-            epochs_left = _epochs_left(ckpt_dir / f"{name}.pt", opts.epochs)
+            epochs = epochs_of(opts, name)
+            epochs_left = _epochs_left(ckpt_dir / f"{name}.pt", epochs)
             evaluate_left = name in methods and not (ckpt_dir / f"{name}.results.json").exists()
-            if name == "cnn-fc" and epochs_left == opts.epochs and _cached_classifier(opts, splits, ctx).exists():
+            if name == "cnn-fc" and epochs_left == epochs and _cached_classifier(opts, splits, ctx).exists():
                 epochs_left = 0
             if not (epochs_left if name in stages else 0) and not evaluate_left:
                 continue
@@ -159,8 +161,8 @@ def _epochs_left(path: Path, epochs: int) -> int:
 
 
 def _cached_classifier(opts: Options, splits, ctx: Context) -> Path:
-    return classifier_cache.cached_path(opts.cache_dir, splits.fingerprint, opts.config, opts.seed, opts.epochs,
-                                        opts.batch_size, opts.lr, ctx.dist.world_size)
+    return classifier_cache.cached_path(opts.cache_dir, splits.fingerprint, opts.config, opts.seed,
+                                        opts.classifier_epochs, opts.batch_size, opts.lr, ctx.dist.world_size)
 
 
 def _train_classifier(build, splits, opts: Options, ctx: Context, ckpt_dir: Path):
@@ -173,7 +175,8 @@ def _train_classifier(build, splits, opts: Options, ctx: Context, ckpt_dir: Path
         ctx.log(f"cnn-fc: reusing the classifier trained earlier with the same data, config and seed ({cached})")
     checkpoint.seed_everything(opts.seed * 10 + STAGE_SEED["cnn-fc"])
     model = build("cnn-fc")
-    train_stage("cnn-fc", model, list(model.parameters()), splits.train, splits.dev, opts.epochs, path, ctx)
+    train_stage("cnn-fc", model, list(model.parameters()), splits.train, splits.dev, opts.classifier_epochs, path,
+                ctx)
     if ctx.dist.is_main and not cached.exists():
         classifier_cache.copy(path, cached)
         ctx.log(f"cnn-fc: cached for reuse by later runs with the same data, config and seed ({cached})")

@@ -11,7 +11,7 @@ from training.options import Options
 
 CONFIG = "config.json"
 # Settings that change the result: --resume must be given the same ones.
-RESUME_KEYS = ("method", "config", "epochs", "batch_size", "lr", "seed", "data_root", "noise_dir",
+RESUME_KEYS = ("method", "config", "classifier_epochs", "enhancer_epochs", "batch_size", "lr", "seed", "data_root", "noise_dir",
                "clips_per_class", "world_size")
 
 
@@ -25,7 +25,8 @@ def run_config(opts: Options, world_size: int) -> dict:
     import platform
     import torch
 
-    return {"method": opts.method, "config": opts.config, "epochs": opts.epochs, "batch_size": opts.batch_size,
+    return {"method": opts.method, "config": opts.config, "classifier_epochs": opts.classifier_epochs,
+            "enhancer_epochs": opts.enhancer_epochs, "batch_size": opts.batch_size,
             "lr": opts.lr, "seed": opts.seed, "device": opts.device, "data_root": opts.data_root,
             "noise_dir": opts.noise_dir, "clips_per_class": opts.clips_per_class, "cache_dir": opts.cache_dir,
             "world_size": world_size, "optimizer": "Adam", "loss": "cross entropy",

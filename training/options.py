@@ -50,7 +50,8 @@ class _Parser(argparse.ArgumentParser):
 def parser(prog: str = "train.py") -> argparse.ArgumentParser:
     p = _Parser(
         prog=prog,
-        description=textwrap.fill("Train and evaluate the paper's systems (CNN-FC, SFE, DFE, DCL, DSL) with its protocol: "
+        description=textwrap.fill(
+        "Train and evaluate the paper's systems (CNN-FC, SFE, DFE, DCL, DSL) with its protocol: "
         "the CNN-FC classifier on folds 1-8 (selected on fold 9, then frozen; reused from the cache when one "
         "was trained with the same data, config and seed), the enhancer on top of it with cross entropy "
         "(selected on fold 9), evaluation on fold 10 clean and mixed with 7 unseen noises at 20, 15, 10, 5, 0 dB. "
@@ -80,10 +81,13 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
                    f"paper's); with --config small {SMALL_CLASSIFIER_EPOCHS} for the classifier and "
                    f"{SMALL_ENHANCER_EPOCHS} for each enhancer stage")
     p.add_argument("--batch-size", type=int, default=64, metavar="N",
-                   help="batch size, over all processes under torchrun (must divide by their number); default 64, the paper's")
-    p.add_argument("--lr", type=float, default=1e-3, metavar="X", help="Adam learning rate; default 0.001, the paper's")
+                   help="batch size, over all processes under torchrun (must divide by their number); "
+                   "default 64, the paper's")
+    p.add_argument("--lr", type=float, default=1e-3, metavar="X",
+                   help="Adam learning rate; default 0.001, the paper's")
     p.add_argument("--seed", type=int, default=0, metavar="N",
-                   help="seed of the synthetic data, the noise offsets, the initial weights and the data order; default 0")
+                   help="seed of the synthetic data, the noise offsets, the initial weights and the data order; "
+                   "default 0")
     p.add_argument("--device", choices=["cpu", "cuda"],
                    help="where to train; default: cuda when a GPU is available, else cpu")
     p.add_argument("--out", metavar="DIR",
@@ -143,8 +147,9 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
         method=a.method, methods=tuple(METHODS[1:]) if a.method == "all" else
         (() if a.method == "cnn-fc" else (a.method,)),
         data_root=_abs(a.data_root), noise_dir=_abs(a.noise_dir), config=config, config_reason=reason,
-        classifier_epochs=epochs[0], enhancer_epochs=epochs[1], batch_size=a.batch_size, lr=a.lr, seed=a.seed, device=device, out=a.out,
-        resume=a.resume, cache_dir=_abs(a.cache_dir), clips_per_class=a.clips_per_class, workers=a.workers)
+        classifier_epochs=epochs[0], enhancer_epochs=epochs[1], batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+        device=device, out=a.out, resume=a.resume, cache_dir=_abs(a.cache_dir), clips_per_class=a.clips_per_class,
+        workers=a.workers)
 
 
 def epochs_of(opts: Options, stage: str) -> int:

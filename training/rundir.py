@@ -11,8 +11,8 @@ from training.options import Options
 
 CONFIG = "config.json"
 # Settings that change the result: --resume must be given the same ones.
-RESUME_KEYS = ("method", "config", "classifier_epochs", "enhancer_epochs", "batch_size", "lr", "seed", "data_root", "noise_dir",
-               "clips_per_class", "world_size")
+RESUME_KEYS = ("method", "config", "classifier_epochs", "enhancer_epochs", "batch_size", "lr", "seed", "data_root",
+               "noise_dir", "clips_per_class", "world_size")
 
 
 def default_out(method: str) -> str:

@@ -27,6 +27,6 @@ def figure3(clean: np.ndarray, noisy: np.ndarray, enhanced: dict[str, np.ndarray
     axes[0][0].set_ylabel("Mel bin")
     fig.colorbar(image, ax=axes[0].tolist(), fraction=0.02, pad=0.01)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, y=1.03)
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight"))
     plt.close(fig)

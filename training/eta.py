@@ -19,8 +19,10 @@ class Probe:
     eval_sample_s: float  # one sample's forward pass in eval mode
 
 
-def probe(model: torch.nn.Module, params: list, x: torch.Tensor, y: torch.Tensor) -> Probe:
-    """Time a throwaway ``model`` (its weights change): the second of two training steps, and a forward pass.
+def probe(model: torch.nn.Module, params: list, x: torch.Tensor, y: torch.Tensor, train_clips: int) -> Probe:
+    """Time a throwaway ``model`` (its weights change): the second of two training steps on the first
+    ``train_clips`` clips, and the second of two forward passes on all of ``x`` (use the evaluation batch size:
+    the time per clip of a forward pass depends on it).
 
     Runs under ``torch.random.fork_rng`` so the run's random state is untouched.
     """
@@ -32,15 +34,16 @@ def probe(model: torch.nn.Module, params: list, x: torch.Tensor, y: torch.Tensor
                 _sync(x)
                 start = time.perf_counter()
             opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x), y).backward()
+            F.cross_entropy(model(x[:train_clips]), y[:train_clips]).backward()
             opt.step()
         _sync(x)
         step_s = time.perf_counter() - start
         model.eval()
         with torch.no_grad():
-            start = time.perf_counter()
-            model(x)
-            _sync(x)
+            for i in range(2):  # the first call in eval mode is slower than the rest: time the second
+                start = time.perf_counter()
+                model(x)
+                _sync(x)
         eval_s = (time.perf_counter() - start) / len(x)
     return Probe(step_s, eval_s)
 

@@ -29,7 +29,7 @@ from training.loop import train_stage
 from training.options import Options, epochs_of
 
 STAGE_SEED = {"cnn-fc": 0, "sfe": 1, "dfe": 2, "dcl": 3, "dsl": 4}  # each stage starts from seed * 10 + this
-PROBE_BATCH = 16  # clips per timed batch of the time estimate
+PROBE_BATCH = 32  # clips of the timed training step of the time estimate
 FIGURE_METHODS = ("sfe", "dcl", "dsl")  # the paper's Figure 3 panels (c)-(e); DFE when it is the only enhancer
 
 
@@ -129,9 +129,10 @@ def _load_data(opts: Options, d: Dist, log: Log):
 def _plan_eta(stages, methods, splits, build, opts: Options, ctx: Context, ckpt_dir: Path) -> None:
     """Predict the time of the stages and evaluations still to do from two timed batches of each model."""
     bpp = ctx.batch_per_process
-    n = min(bpp, PROBE_BATCH, len(splits.train))  # timed on a few clips, scaled to a batch
-    x = torch.stack([splits.train[i][0] for i in range(n)]).to(ctx.device)
-    y = torch.tensor([int(splits.train[i][1]) for i in range(n)], device=ctx.device)
+    n_batch = min(bpp, len(splits.train))
+    n = min(n_batch, PROBE_BATCH)  # the training step is timed on n clips and scaled to a batch
+    x = torch.stack([splits.train[i][0] for i in range(n_batch)]).to(ctx.device)
+    y = torch.tensor([int(splits.train[i][1]) for i in range(n_batch)], device=ctx.device)
     steps = math.ceil(math.ceil(len(splits.train) / ctx.dist.world_size) / bpp)
     n_eval = (len(splits.dev) + len(splits.test) * (1 + len(audiodata.NOISE_TYPES) * len(audiodata.SNRS_DB)))
     n_eval /= ctx.dist.world_size
@@ -145,7 +146,7 @@ def _plan_eta(stages, methods, splits, build, opts: Options, ctx: Context, ckpt_
             if not (epochs_left if name in stages else 0) and not evaluate_left:
                 continue
             model = build(name)
-            timing = probe(model, model.trainable_parameters(), x, y)
+            timing = probe(model, model.trainable_parameters(), x, y, n)
             if name in stages:
                 ctx.eta.plan(name, epochs_left, steps * timing.train_step_s * bpp / n +
                              len(splits.dev) / ctx.dist.world_size * timing.eval_sample_s)

@@ -12,6 +12,24 @@
   ``dcl.trainable_parameters()`` (stage 2 only).
 
 ``model.enhance(x) -> (x_enhanced, masks)`` gives the masks for the paper's Figure 3.
+Inputs are (B, 1, n_mels, T) float tensors, T >= 32, of the model's dtype and
+device; a wrong shape, dtype or device, or NaN/inf values raise ValueError at
+the model boundary.
+
+Example (the paper's protocol)::
+
+    cnn = models.build("cnn-fc", "small")
+    train(cnn, cnn.trainable_parameters())          # cross-entropy on the logits
+    dfe = models.build("dfe", "small"); dfe.load_classifier(cnn)
+    train(dfe, dfe.trainable_parameters())          # DCL stage 1
+    dcl = models.build("dcl", "small"); dcl.load_stage1(dfe)
+    train(dcl, dcl.trainable_parameters())          # DCL stage 2
+    dsl = models.build("dsl", "small"); dsl.load_classifier(cnn)
+    train(dsl, dsl.trainable_parameters())          # end to end, shared weights
+
+where ``train`` calls ``model.train()`` (frozen parts stay in eval mode) and runs
+Adam on the given parameters; evaluate under ``model.eval()``. A whole model
+saves and loads with ``state_dict()``; freezing is set by construction.
 """
 from models.build import NAMES, build
 from models.classifier import CNNFC

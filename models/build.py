@@ -4,7 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from models.classifier import CNNFC
-from models.configs import CONFIGS, ModelConfig, get_config
+from models.configs import ModelConfig, get_config
 from models.dual_stage import DCL, DSL
 from models.enhancers import DFE, SFE
 from models.shapes import check_n_mels
@@ -41,4 +41,4 @@ def build(name: str, config: str | ModelConfig = "paper", n_classes: int = 10, n
     return ENHANCERS[name](cfg, classifier)
 
 
-__all__ = ["build", "NAMES", "CONFIGS"]
+__all__ = ["build", "NAMES"]

@@ -14,9 +14,12 @@ class CNNFC(nn.Module):
     """Five 3x3 convs, three max-pools, one FC; returns logits (the loss applies the softmax).
 
     Each conv is ``conv (no bias) -> batch norm -> ReLU`` ("same" padding, so only
-    the pools shrink the grid). Batch norm is our addition: the paper does not
-    list one, but it makes the classifier train in a few CPU epochs; the conv
-    bias is dropped because batch norm's shift replaces it.
+    the pools shrink the grid; "valid" convs would leave too little for the last
+    pool). Batch norm is our addition: the paper lists none for CNN-FC, but uses
+    it in the filter generator, and it makes short training runs less sensitive
+    to the learning rate and the feature scale. The conv bias is dropped because
+    batch norm's shift replaces it. Enhancers keep this classifier frozen in
+    eval mode, so its batch norm is then a fixed affine map.
 
     The FC reads the last feature map resampled by adaptive average pooling to
     ``(F, 13)``: ``F`` is the pooled frequency size (4 for 40 Mel bins) and 13
@@ -42,7 +45,7 @@ class CNNFC(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` (B, 1, n_mels, T), T >= 32 -> logits (B, n_classes)."""
-        check_input(x, self.n_mels)
+        check_input(x, self.n_mels, like=self.fc.weight)
         return self.logits(x)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:

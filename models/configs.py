@@ -25,7 +25,8 @@ class ModelConfig:
         }
         for field, n in lengths.items():
             value = tuple(getattr(self, field))
-            if len(value) != n or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+            positive = all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
+            if len(value) != n or not positive:
                 raise ValueError(f"ModelConfig.{field} must be {n} positive ints, got {value!r}")
             object.__setattr__(self, field, value)
         if self.mask_channels[-1] != 1:

@@ -41,7 +41,11 @@ class DCL(EnhancedClassifier):
 
 class DSL(EnhancedClassifier):
     """Dual-stage shared-weight learning: one mask network applied twice,
-    ``x1 = x * m(x)``, ``x2 = x1 * m(x1)``, trained end to end."""
+    ``x1 = x * m(x)``, ``x2 = x1 * m(x1)``, trained end to end.
+
+    The generator's batch norms see both applications, so their running
+    statistics (used in eval mode) mix the statistics of x and x1.
+    """
 
     def __init__(self, cfg: ModelConfig, classifier: CNNFC):
         super().__init__(classifier)

@@ -35,7 +35,7 @@ class EnhancedClassifier(nn.Module):
 
     def enhance(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``x`` (B, 1, n_mels, T) -> (enhanced x, [mask of each stage]); masks have x's shape."""
-        check_input(x, self.n_mels)
+        check_input(x, self.n_mels, like=self.classifier.fc.weight)
         masks = []
         for stage in self.stages():
             mask = stage(x)

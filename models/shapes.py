@@ -42,8 +42,9 @@ def check_n_mels(n_mels) -> int:
     return n_mels
 
 
-def check_input(x, n_mels: int) -> None:
-    """Validate a model input: a finite float tensor of shape (B, 1, n_mels, T), T >= MIN_FRAMES.
+def check_input(x, n_mels: int, like: torch.Tensor) -> None:
+    """Validate a model input: a finite float tensor of shape (B, 1, n_mels, T), T >= MIN_FRAMES,
+    with the dtype and device of the model's parameter ``like``.
 
     NaN or infinite values raise rather than propagate: a mask computed from
     them is NaN everywhere (layer norm mixes the whole sample), which would
@@ -72,5 +73,10 @@ def check_input(x, n_mels: int) -> None:
         )
     if not x.is_floating_point():
         raise ValueError(f"input must be a floating-point tensor, got dtype {x.dtype}")
+    if x.dtype != like.dtype or x.device != like.device:
+        raise ValueError(
+            f"input is {x.dtype} on {x.device} but the model is {like.dtype} on {like.device}; "
+            f"convert with x.to(dtype={like.dtype}, device='{like.device}') (or move the model)"
+        )
     if not torch.isfinite(x).all():
         raise ValueError("input contains NaN or infinite values; clean or re-extract the features")

@@ -17,6 +17,7 @@ BAD_INPUTS = [
     (torch.rand(2, 1, 64, 64), r"64 Mel bins but the model was built for n_mels=40"),
     (torch.rand(2, 1, 40, 31), r"31 frames, expected at least 32"),
     (torch.ones(2, 1, 40, 64, dtype=torch.int64), r"floating-point"),
+    (torch.rand(2, 1, 40, 64, dtype=torch.float64), r"input is torch.float64 on cpu but the model is torch.float32"),
     ([[0.0]], r"torch.Tensor"),
 ]
 

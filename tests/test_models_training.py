@@ -79,12 +79,8 @@ def test_dcl_stage2_step_leaves_stage1_and_classifier_unchanged():
 
 def test_dcl_load_stage1_rejects_other_models():
     dcl = models.build("dcl", "small")
-    try:
+    with pytest.raises(ValueError, match="load_stage1 expects a trained DFE, got DSL"):
         dcl.load_stage1(models.build("dsl", "small"))
-    except ValueError as e:
-        assert "DFE" in str(e)
-    else:
-        raise AssertionError("load_stage1 accepted a DSL")
 
 
 def test_dsl_stages_share_every_parameter():

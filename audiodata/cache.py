@@ -48,6 +48,25 @@ def save_npy(path, array):
     _atomic(path, write)
 
 
+class NpyWriter:
+    """A .npy file filled in place (memory-mapped), then moved to ``path`` by :meth:`commit`."""
+
+    def __init__(self, path, shape, dtype=np.float32):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.array = np.lib.format.open_memmap(self._tmp, mode="w+", dtype=dtype, shape=shape)
+
+    def commit(self):
+        self.array.flush()
+        del self.array
+        os.replace(self._tmp, self.path)
+
+    def discard(self):
+        del self.array
+        self._tmp.unlink(missing_ok=True)
+
+
 def load_arrays(path):
     with np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}

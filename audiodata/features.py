@@ -5,7 +5,7 @@ import librosa
 import numpy as np
 
 from .config import FEATURES
-from .io import read_audio
+from .io import read_audio, resample
 
 
 @lru_cache(maxsize=4)
@@ -31,7 +31,7 @@ def features_from_waveform(wave, sample_rate, cfg=FEATURES):
     if wave.ndim != 1:
         raise ValueError(f"waveform: expected a 1-D array, got shape {wave.shape}")
     if sample_rate != cfg.sample_rate:
-        wave = librosa.resample(wave, orig_sr=sample_rate, target_sr=cfg.sample_rate, res_type="soxr_hq")
+        wave = resample(wave, sample_rate, cfg.sample_rate)
     wave = fit_length(wave, cfg.n_samples)
     spec = np.abs(librosa.stft(wave, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
                                window=cfg.window, center=cfg.center)) ** cfg.power

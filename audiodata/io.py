@@ -29,7 +29,7 @@ def read_audio(path, sample_rate):
     """
     try:
         data, file_sr = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except Exception as e:  # libsndfile's error types differ between versions
+    except (RuntimeError, OSError, ValueError, TypeError) as e:  # soundfile.LibsndfileError is a RuntimeError
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise AudioReadError(path, f"unreadable ({reason})") from None
     if data.shape[0] == 0:

@@ -11,7 +11,7 @@ from .io import AudioReadError, read_audio
 
 BUILTIN_SECONDS = 30.0
 BUILTIN_SEED = 92  # the built-in "recordings" are fixed, like real ones; offsets into them are seeded
-BUILTIN_VERSION = "noise-1"
+BUILTIN_VERSION = "noise-2"  # bump when a generator in synthetic/noises.py changes
 AUDIO_SUFFIXES = {"." + ext.lower() for ext in soundfile.available_formats()} | {".wav", ".flac", ".ogg"}
 
 

@@ -51,7 +51,7 @@ class Splits:
         self.skipped = list(skipped)
         self.noises = noises
         self._description = description
-        self._folder = folder
+        self.cache_folder = folder
         self._seed = seed
         self._workers = workers
         self._progress = progress
@@ -67,28 +67,42 @@ class Splits:
 
     def describe(self):
         return (f"{self._description}: train {len(self.train)}, dev {len(self.dev)}, test {len(self.test)} clips; "
-                f"{len(self.skipped)} file(s) skipped; {self.noises.describe()}; cache {self._folder}")
+                f"{len(self.skipped)} file(s) skipped; {self.noises.describe()}; cache {self.cache_folder}")
+
+    def _noisy_path(self, noise, snr):
+        return (self.cache_folder / f"noisy-seed{self._seed}" / f"{noise}-{self.noises.fingerprint(noise)}"
+                / f"snr{snr:+.2f}.npy")
 
     def noisy_test(self, noise, snr_db):
-        """Fold 10 mixed with ``noise`` at ``snr_db`` (cached; all of SNRS_DB are extracted together)."""
+        """Fold 10 mixed with ``noise`` at ``snr_db``. Cached; on the first request every noise is
+        extracted at every SNR of SNRS_DB (and ``snr_db``) in one pass over the test clips."""
         snr = check_snr(snr_db)
-        folder = self._folder / "noisy" / f"{noise}-{self.noises.fingerprint(noise)}"
-        path = folder / f"snr{snr:+.2f}.npy"
+        path = self._noisy_path(self.noises.check(noise), snr)
         if not path.is_file():
-            self._extract_noisy(noise, folder, sorted({snr, *map(float, SNRS_DB)}, reverse=True))
+            self._extract_noisy(sorted({snr, *map(float, SNRS_DB)}, reverse=True))
         return FeatureDataset(np.load(path), self.test.labels.numpy(), self.test.names)
 
-    def _extract_noisy(self, noise, folder, snrs):
-        results = extract.extract_noisy(self._test_clips, self.noises.recording(noise), noise, snrs, self._seed,
-                                        part="test", workers=self._workers, progress=self._progress)
-        bad = [(c.name, reason) for c, (_, reason) in zip(self._test_clips, results) if reason is not None]
-        if bad:
-            raise RuntimeError(f"{len(bad)} test clip(s) became unreadable since their features were "
-                               f"cached (first: {bad[0][0]}: {bad[0][1]}); delete {self._folder} and rerun")
-        stacked = np.stack([r for r, _ in results]) if results else np.zeros((0, len(snrs), FEATURES.n_mels,
-                                                                              FEATURES.n_frames), np.float32)
-        for i, snr in enumerate(snrs):
-            cache.save_npy(folder / f"snr{snr:+.2f}.npy", np.ascontiguousarray(stacked[:, i]))
+    def _extract_noisy(self, snrs):
+        names = [n for n in self.noises.names if any(not self._noisy_path(n, s).is_file() for s in snrs)]
+        recordings = {n: self.noises.recording(n) for n in names}
+        shape = (len(self._test_clips), FEATURES.n_mels, FEATURES.n_frames)
+        outputs = {(n, s): cache.NpyWriter(self._noisy_path(n, s), shape) for n in names for s in snrs}
+        results = extract.extract_noisy(self._test_clips, recordings, snrs, self._seed, part="test",
+                                        workers=self._workers, progress=self._progress)
+        try:
+            for k, (clip, (feats, reason)) in enumerate(zip(self._test_clips, results)):
+                if reason is not None:
+                    raise RuntimeError(f"test clip {clip.name} became unreadable since its features were "
+                                       f"cached ({reason}); delete {self.cache_folder} and rerun")
+                for i, n in enumerate(names):
+                    for j, s in enumerate(snrs):
+                        outputs[n, s].array[k] = feats[i, j]
+        except BaseException:
+            for writer in outputs.values():
+                writer.discard()
+            raise
+        for writer in outputs.values():
+            writer.commit()
 
 
 def load_splits(data_root=None, *, noise_dir=None, cache_dir=None, seed=0, clips_per_class=None, workers=2,
@@ -96,14 +110,17 @@ def load_splits(data_root=None, *, noise_dir=None, cache_dir=None, seed=0, clips
     """The dataset as :class:`Splits`. ``data_root=None`` uses the built-in synthetic set.
 
     Features are cached under ``cache_dir`` (default $DYCONV_CACHE or ~/.cache/dyconv) in a folder
-    named by :attr:`Splits.fingerprint` (data source, file list, feature parameters, seed); a second
+    keyed by the data source, file list and feature parameters (the seed too for noisy sets); a second
     call with the same arguments loads them without extracting. Unreadable files are skipped, each
     logged with its reason, and counted in a warning and in ``describe()``.
     """
     noises = NoiseBank(noise_dir, cache_dir)
     description, clips, missing, source_key = _source(data_root, seed, clips_per_class)
-    fingerprint = cache.digest([cache.CACHE_VERSION, source_key, FEATURES.as_dict(), int(seed)])
-    folder = cache.cache_root(cache_dir) / fingerprint
+    # clean features do not depend on the seed beyond the clip list (which has it for synthetic data),
+    # so UrbanSound8K is extracted once for all seeds; the noisy sets live under a per-seed folder
+    features_key = cache.digest([cache.CACHE_VERSION, source_key, FEATURES.as_dict()])
+    fingerprint = cache.digest([features_key, int(seed)])
+    folder = cache.cache_root(cache_dir) / features_key
     clean_path, skipped_path = folder / "clean.npz", folder / "skipped.json"
     if clean_path.is_file() and skipped_path.is_file():
         arrays = cache.load_arrays(clean_path)

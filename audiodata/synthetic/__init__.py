@@ -3,7 +3,7 @@ from ..clips import Clip
 from ..config import ALL_FOLDS, CLASS_NAMES
 from .clip import DIFFICULTY, VERSION, Difficulty, generate_clip
 
-DEFAULT_CLIPS_PER_CLASS = 30  # per class per fold
+DEFAULT_CLIPS_PER_CLASS = 20  # per class per fold: 2000 clips (1600 train, 200 dev, 200 test)
 
 
 def synthetic_clips(seed=0, clips_per_class=None):

@@ -7,7 +7,7 @@ from . import dsp
 def car_horn(rng, n, sr):
     """One to four honks of a one- or two-tone horn (rich, buzzy harmonics) with slight vibrato."""
     out = np.zeros(n)
-    f0s = rng.uniform(280, 520) * np.array([1.0, rng.choice([1.0, 1.19, 1.26, 1.33])])[: rng.integers(1, 3)]
+    f0s = rng.uniform(280, 620) * np.array([1.0, rng.choice([1.0, 1.19, 1.26, 1.33])])[: rng.integers(1, 3)]
     rolloff = rng.uniform(0.6, 1.3)
     amps = np.arange(1, 20) ** -rolloff
     for _ in range(rng.integers(1, 5)):
@@ -25,7 +25,7 @@ def siren(rng, n, sr):
     """Emergency siren: wail (slow sweep), yelp (fast sweep) or hi-lo (two alternating tones),
     with a few harmonics and, sometimes, a Doppler pass-by."""
     kind = rng.choice(["wail", "yelp", "hilo"])
-    lo, hi = rng.uniform(450, 900), rng.uniform(1100, 1800)
+    lo, hi = rng.uniform(400, 900), rng.uniform(1000, 1800)
     t = np.arange(n) / sr
     if kind == "wail":
         sweep = 0.5 - 0.5 * np.cos(2 * np.pi * t / rng.uniform(1.5, 5.0) + rng.uniform(0, 6.3))

@@ -16,7 +16,7 @@ from .machines import air_conditioner, drilling, engine_idling, jackhammer
 from .music import street_music
 from .voices import children_playing, dog_bark
 
-VERSION = "synth-1"
+VERSION = "synth-3"
 
 GENERATORS = {
     "air_conditioner": air_conditioner, "car_horn": car_horn, "children_playing": children_playing,
@@ -31,9 +31,9 @@ SHORT_CLIP_PROB = {"car_horn": 0.5, "dog_bark": 0.5, "gun_shot": 0.7}
 
 @dataclass(frozen=True)
 class Difficulty:
-    bed_snr_db: tuple = (6.0, 24.0)         # event-to-background-bed ratio range
-    distractor_prob: float = 0.5            # chance of a quiet event of another class in the bed
-    distractor_snr_db: tuple = (6.0, 18.0)  # event-to-distractor ratio range
+    bed_snr_db: tuple = (-3.0, 12.0)        # event-to-background-bed ratio range
+    distractor_prob: float = 0.8            # chance of a quieter event of another class in the bed
+    distractor_snr_db: tuple = (0.0, 10.0)  # event-to-distractor ratio range
     reverb_rt60: tuple = (0.1, 1.2)
     reverb_wet: tuple = (0.0, 0.5)
     tilt_db_per_octave: tuple = (-4.0, 2.0)
@@ -44,9 +44,8 @@ DIFFICULTY = Difficulty()
 
 def _event(class_name, rng, n, sr, diff):
     x = GENERATORS[class_name](rng, n, sr)
-    x = dsp.tilt(x, rng.uniform(*diff.tilt_db_per_octave), sr)
-    x = dsp.reverb(x, rng, rng.uniform(*diff.reverb_rt60), rng.uniform(*diff.reverb_wet), sr)
-    return x
+    return dsp.colour_and_room(x, rng, rng.uniform(*diff.tilt_db_per_octave), rng.uniform(*diff.reverb_rt60),
+                               rng.uniform(*diff.reverb_wet), sr)
 
 
 def _bed(rng, n, sr):

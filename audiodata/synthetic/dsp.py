@@ -4,6 +4,7 @@ All functions take and return float64 numpy arrays at sample rate ``sr`` and dra
 from the ``numpy.random.Generator`` they are given, so every sound is a function of its seed.
 """
 import numpy as np
+from scipy import fft as sp_fft
 from scipy import signal
 
 
@@ -42,36 +43,27 @@ def sos_filter(x, kind, freq, sr, order=2):
     return signal.sosfilt(sos, x)
 
 
-def resonator_bank(x, centres, bandwidths, sr):
-    """Each row: ``x`` through a 2nd-order band-pass at centres[i] with bandwidths[i] (Hz)."""
-    out = np.empty((len(centres), x.shape[0]))
-    for i, (fc, bw) in enumerate(zip(centres, bandwidths)):
-        lo, hi = max(fc - bw / 2, 20.0), min(fc + bw / 2, sr / 2 * 0.98)
-        out[i] = sos_filter(x, "bandpass", (lo, hi), sr, order=1)
-    return out
-
-
 def phase_from_freq(freq, sr):
-    """Instantaneous phase (radians) of a frequency track in Hz (scalar or per-sample array)."""
+    """Instantaneous phase (radians) of a per-sample frequency track in Hz."""
     return 2 * np.pi * np.cumsum(np.asarray(freq, dtype=np.float64)) / sr
 
 
 def harmonic_tone(freq_track, amps, sr, rng=None):
-    """Sum of harmonics k*f(t), k = 1..len(amps), with amplitudes ``amps``; harmonics above
-    Nyquist are left out sample by sample (no aliasing). Random start phases when rng is given.
-    (Computed with powers of exp(i*phase), much cheaper than one sine per harmonic.)"""
+    """Sum of harmonics k*f(t), k = 1..len(amps); ``amps[k-1]`` is a number or a per-sample array.
+    Harmonics above Nyquist are left out sample by sample (no aliasing). Random start phases when
+    rng is given. (Computed with powers of exp(i*phase), much cheaper than a sine per harmonic.)"""
     freq_track = np.asarray(freq_track, dtype=np.float64)
-    z = np.exp(1j * phase_from_freq(freq_track, sr))
+    z = np.exp(1j * phase_from_freq(freq_track, sr)).astype(np.complex64)
     zk = np.ones_like(z)
     out = np.zeros(freq_track.shape[0])
+    nyquist = sr / 2 * 0.95
     for k, a in enumerate(amps, start=1):
         zk *= z
-        if a == 0:
-            continue
         ph0 = rng.uniform(0, 2 * np.pi) if rng is not None else 0.0
-        if k * freq_track.min() >= sr / 2 * 0.95:
+        if k * freq_track.min() >= nyquist:
             break
-        out += a * (zk * np.exp(1j * ph0)).imag * (k * freq_track < sr / 2 * 0.95)
+        part = (zk * np.complex64(np.exp(1j * ph0))).imag * a
+        out += part if k * freq_track.max() < nyquist else part * (k * freq_track < nyquist)
     return out
 
 
@@ -108,45 +100,53 @@ def add_at(dest, event, start):
     return dest
 
 
-def reverb(x, rng, rt60, wet, sr):
-    """Convolve with an exponentially decaying noise impulse response (a simple room) and mix
-    ``wet`` of it with the dry signal; the output keeps x's length."""
+def room_ir(rng, rt60, sr):
+    """A simple room: exponentially decaying noise reaching -60 dB after ``rt60`` s, unit energy."""
     n_ir = max(int(rt60 * sr), 16)
     ir = rng.standard_normal(n_ir) * np.exp(-6.9 * np.arange(n_ir) / n_ir)
-    ir /= np.sqrt(np.sum(ir ** 2))
-    wet_sig = signal.fftconvolve(x, ir)[: x.shape[0]]
-    return (1 - wet) * x + wet * wet_sig
+    return ir / np.sqrt(np.sum(ir ** 2))
 
 
-def tilt(x, db_per_octave, sr, pivot_hz=1000.0):
-    """Spectral tilt (timbre colour / distance): gain rises ``db_per_octave`` per octave above the
-    pivot frequency and falls below it."""
-    spec = np.fft.rfft(x)
-    f = np.fft.rfftfreq(x.shape[0], 1.0 / sr)
-    f[0] = f[1] if f.shape[0] > 1 else 1.0
-    spec *= db_to_gain(db_per_octave * np.log2(f / pivot_hz))
-    return np.fft.irfft(spec, x.shape[0])
+def tilt_gain(freqs, db_per_octave, pivot_hz=1000.0):
+    f = np.maximum(freqs, 1.0)
+    return db_to_gain(db_per_octave * np.log2(f / pivot_hz))
 
 
-def formant_voice(n, rng, sr, f0_range, syllable_rate, formant_sets, n_harmonics=30):
-    """A speech-like voice: glottal harmonic source with a wandering pitch, through a fixed bank of
-    resonators whose mixing weights change per syllable (a new vowel each syllable), gated by a
-    syllable-rate envelope with pauses."""
-    f0_lo, f0_hi = f0_range
-    base = rng.uniform(f0_lo, f0_hi)
+def colour_and_room(x, rng, db_per_octave, rt60, wet, sr):
+    """Spectral tilt (gain rising ``db_per_octave`` per octave above 1 kHz: timbre colour and
+    distance) and reverberation (``wet`` part of the signal through :func:`room_ir`), in one FFT
+    filter; the output keeps x's length (the tail past it is cut)."""
+    ir = room_ir(rng, rt60, sr)
+    nfft = sp_fft.next_fast_len(x.shape[0] + ir.shape[0], real=True)
+    h = tilt_gain(np.fft.rfftfreq(nfft, 1.0 / sr), db_per_octave) * ((1 - wet) + wet * sp_fft.rfft(ir, nfft))
+    return sp_fft.irfft(sp_fft.rfft(x, nfft) * h, nfft)[: x.shape[0]]
+
+
+def tilt(x, db_per_octave, sr):
+    """Spectral tilt alone (see :func:`colour_and_room`)."""
+    spec = sp_fft.rfft(x) * tilt_gain(np.fft.rfftfreq(x.shape[0], 1.0 / sr), db_per_octave)
+    return sp_fft.irfft(spec, x.shape[0])
+
+
+def formant_voice(n, rng, sr, f0_range, syllable_rate, formant_sets, n_harmonics=30, hop=64):
+    """A speech-like voice by source-filter additive synthesis: harmonics of a wandering pitch,
+    each weighted by a vowel's formant envelope at its frequency; a new vowel each syllable
+    (formants glide between them), gated by a syllable-rate envelope with pauses. Envelopes are
+    computed every ``hop`` samples and interpolated."""
+    base = rng.uniform(*f0_range)
     f0 = base * 2 ** (0.25 * smooth_random(n, rng, syllable_rate, sr))
-    amps = 1.0 / np.arange(1, n_harmonics + 1)
-    source = harmonic_tone(f0, amps, sr, rng) + 0.05 * rng.standard_normal(n)
-    centres = np.array([300, 500, 800, 1200, 1800, 2500, 3300], dtype=np.float64)
-    bank = resonator_bank(source, centres, centres * 0.25, sr)
-    n_syl = max(int(n / sr * syllable_rate) + 1, 1)
-    weights = np.zeros((len(centres), n_syl))
-    for s in range(n_syl):
-        vowel = formant_sets[rng.integers(len(formant_sets))]
-        weights[:, s] = [np.exp(-np.min(np.abs(np.log2(c / np.asarray(vowel)))) * 4) for c in centres]
-    pos = np.linspace(0, n_syl - 1, n)
-    w = np.stack([np.interp(pos, np.arange(n_syl), row) for row in weights])
-    voiced = np.sum(bank * w, axis=0)
+    n_syl = max(int(n / sr * syllable_rate) + 1, 2)
+    vowels = np.array([formant_sets[i] for i in rng.integers(len(formant_sets), size=n_syl)], dtype=np.float64)
+    coarse = np.arange(0, n + hop, hop)
+    pos = np.linspace(0, n_syl - 1, coarse.shape[0])
+    formants = np.stack([np.interp(pos, np.arange(n_syl), vowels[:, i]) for i in range(vowels.shape[1])])
+    f0_coarse = np.interp(coarse, np.arange(n), f0)
+    amps = []
+    for k in range(1, n_harmonics + 1):
+        fk = k * f0_coarse
+        env = np.sum(np.exp(-0.5 * ((fk - formants) / (60 + 0.1 * formants)) ** 2), axis=0) + 0.02
+        amps.append(np.interp(np.arange(n), coarse, env / k ** 0.7))
+    voiced = harmonic_tone(f0, amps, sr, rng)
     syl_phase = phase_from_freq(np.full(n, syllable_rate * rng.uniform(0.8, 1.2)), sr)
     gate = np.clip(np.sin(syl_phase / 2) ** 2 * 1.4 - 0.2, 0, 1)
     pauses = (smooth_random(n, rng, 0.7, sr) > -0.5).astype(np.float64)

@@ -16,7 +16,7 @@ def gun_shot(rng, n, sr):
         crack = rng.standard_normal(length) * dsp.decay(length, rng.uniform(0.003, 0.02), sr)
         boom = dsp.sos_filter(rng.standard_normal(length), "lowpass", rng.uniform(150, 600), sr) \
             * dsp.decay(length, rng.uniform(0.03, 0.12), sr) * 3
-        shot = dsp.reverb(crack + boom, rng, rt60, rng.uniform(0.3, 0.7), sr)
+        shot = dsp.colour_and_room(crack + boom, rng, 0.0, rt60, rng.uniform(0.3, 0.7), sr)
         dsp.add_at(out, shot * rng.uniform(0.5, 1.0), start)
         start += int(rng.uniform(0.08, 0.9) * sr)
     return out

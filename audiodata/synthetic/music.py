@@ -7,8 +7,7 @@ SCALES = ((0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10), (0, 2, 4, 7, 9))
 
 
 def _note(rng, freq, length, sr, timbre, pluck):
-    amps = timbre
-    tone = dsp.harmonic_tone(np.full(length, freq), amps, sr, rng)
+    tone = dsp.harmonic_tone(np.full(length, freq), timbre, sr, rng)
     env = dsp.decay(length, rng.uniform(0.15, 0.5), sr) if pluck else dsp.envelope(length, 0.02, 0.05, sr)
     return tone * env
 
@@ -27,15 +26,14 @@ def street_music(rng, n, sr):
         octave = 2.0 if part == 0 else 0.5
         pos = 0
         while pos < n:
-            length = beat * rng.choice([1, 1, 2, 0.5]).item()
-            length = int(length)
+            length = int(beat * rng.choice([1, 1, 2, 0.5]))
             deg = rng.integers(0, 2 * len(scale))
             freq = root * octave * 2 ** ((scale[deg % len(scale)] + 12 * (deg // len(scale))) / 12)
             chord = [freq] if rng.random() < 0.7 else [freq, freq * 2 ** (4 / 12), freq * 2 ** (7 / 12)]
             for f in chord:
                 dsp.add_at(out, _note(rng, f, length, sr, timbre, pluck) * rng.uniform(0.5, 1.0), pos)
             pos += length
-    if rng.random() < 0.5:
+    if rng.random() < 0.5:  # drums: kick on the beats (loud), hi-hat on every half beat
         kick_len = int(0.15 * sr)
         t = np.arange(kick_len) / sr
         kick = np.sin(2 * np.pi * (50 * t + 60 * (1 - np.exp(-t * 30)) / 30)) * dsp.decay(kick_len, 0.05, sr)

@@ -19,8 +19,11 @@ def babble(rng, n, sr, n_voices=20):
     out = np.zeros(n)
     for _ in range(n_voices):
         f0 = (85, 150) if rng.random() < 0.5 else (160, 260)
-        v = dsp.formant_voice(n, rng, sr, f0, rng.uniform(3, 5.5), dsp.VOWELS, n_harmonics=16)
-        out += rng.uniform(0.4, 1.0) * dsp.normalize_rms(v)
+        # each talker: 5-9 s of speech repeated; the different lengths keep the sum from repeating
+        m = min(n, int(rng.uniform(5, 9) * sr))
+        v = dsp.formant_voice(m, rng, sr, f0, rng.uniform(3, 5.5), dsp.VOWELS, n_harmonics=16)
+        v *= dsp.envelope(m, 0.02, 0.02, sr)
+        out += rng.uniform(0.4, 1.0) * np.roll(np.resize(dsp.normalize_rms(v), n), rng.integers(0, n))
     return dsp.normalize_rms(out)
 
 

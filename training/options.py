@@ -17,7 +17,7 @@ PAPER_EPOCHS = 100  # paper §4: 100 epochs, batch 64, Adam, lr 0.001
 # --config small: chosen so that the default CPU run of one method (classifier + enhancer + the evaluation)
 # takes about 10 minutes on 2 cores with the feature cache filled; the classifier is cheap, so it gets more.
 SMALL_CLASSIFIER_EPOCHS = 3
-SMALL_ENHANCER_EPOCHS = 1
+SMALL_ENHANCER_EPOCHS = 2
 
 
 @dataclass(frozen=True)

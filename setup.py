@@ -70,7 +70,7 @@ setup(
     version="0.1.0",
     description="Per-sample dynamic convolution fused with normalization, and the DFE/DCL/DSL "
     "audio event recognition models built on it",
-    packages=find_packages(include=["dyconv", "dyconv.*", "models", "models.*", "audiodata", "audiodata.*"]),
+    packages=find_packages(include=["dyconv", "dyconv.*", "models", "models.*", "audiodata", "audiodata.*", "training", "training.*"]),
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.4",

@@ -1,4 +1,4 @@
-"""Shared helpers for the op tests: random problems and tolerance-aware comparison."""
+"""Shared test helpers: random op problems, tolerance-aware comparison, the training tests' cache."""
 import pytest
 import torch
 
@@ -29,3 +29,9 @@ def assert_close(actual, expected, dtype, what=""):
 @pytest.fixture(autouse=True)
 def _deterministic_seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def train_cache(tmp_path_factory):
+    """One feature and classifier cache for every CLI test: the tiny set's features are extracted once."""
+    return tmp_path_factory.mktemp("train-cache")

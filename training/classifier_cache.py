@@ -1,0 +1,36 @@
+"""Reuse of a trained CNN-FC classifier across runs with the same data, model config and training settings.
+
+The finished classifier stage checkpoint is copied to ``<cache>/classifiers/<key>.pt``; ``key`` hashes the
+data fingerprint, the model config, the seed and the settings that shape its training (epochs, batch size,
+learning rate, number of processes), so a reused classifier is exactly the one this run would train.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from training.checkpoint import atomic_write
+
+FORMAT = 1  # bump when the checkpoint layout or the classifier's training changes
+
+
+def cache_root(cache_dir: str | None) -> Path:
+    """The cache folder: ``cache_dir``, else $DYCONV_CACHE, else ~/.cache/dyconv (as the data package)."""
+    return Path(cache_dir or os.environ.get("DYCONV_CACHE") or Path.home() / ".cache" / "dyconv")
+
+
+def cached_path(cache_dir: str | None, fingerprint: str, config: str, seed: int, epochs: int, batch_size: int,
+                lr: float, world_size: int) -> Path:
+    fields = {"format": FORMAT, "data": fingerprint, "config": config, "seed": seed, "epochs": epochs,
+              "batch_size": batch_size, "lr": lr, "world_size": world_size}
+    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
+    return cache_root(cache_dir) / "classifiers" / f"cnn-fc-{config}-{key}.pt"
+
+
+def copy(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` atomically (a reader never sees half a file)."""
+    with open(src, "rb") as f:
+        atomic_write(dst, lambda out: shutil.copyfileobj(f, out))

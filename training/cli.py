@@ -1,0 +1,34 @@
+"""Entry point of experiments/train.py: parse, run the protocol, turn expected failures into one-line messages."""
+from __future__ import annotations
+
+import sys
+
+from training import distributed, options
+from training.errors import TrainingDiverged, UsageError
+from training.log import Log
+
+PROG = "train.py"
+
+
+def main(argv=None) -> int:
+    """Exit codes: 0 done, 1 training diverged, 2 user mistake, 130 interrupted (Ctrl-C)."""
+    d = None
+    try:
+        opts = options.parse(argv)
+        d = distributed.from_environment(opts.device)
+        from training import protocol  # after parsing: --help and flag errors stay fast
+
+        protocol.run(opts, d, Log(enabled=d.is_main))
+        return 0
+    except UsageError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; continue later with --resume --out DIR", file=sys.stderr)
+        return 130
+    finally:
+        if d is not None:
+            d.close()

@@ -1,0 +1,52 @@
+"""The run's log: lines to the terminal (without breaking tqdm bars) and to ``<out>/train.log``; rank 0 only."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+class Log:
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.path: Path | None = None
+        self._pending: list[str] = []  # lines logged before the output folder existed
+
+    def to_file(self, path) -> None:
+        """Also append every line to ``path`` (set once the output folder exists), the earlier ones first."""
+        if self.enabled:
+            self.path = Path(path)
+            self._append(self._pending)
+            self._pending = []
+
+    def __call__(self, message: str = "") -> None:
+        if not self.enabled:
+            return
+        tqdm.write(message)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        lines = [f"{stamp} {line}" for line in message.splitlines() or [""]]
+        if self.path is None:
+            self._pending += lines
+        else:
+            self._append(lines)
+
+    def _append(self, lines: list[str]) -> None:
+        with open(self.path, "a") as f:
+            f.writelines(line + "\n" for line in lines)
+
+    def bar(self, iterable=None, **kwargs):
+        """A tqdm bar on rank 0; silent elsewhere."""
+        return tqdm(iterable, disable=not self.enabled, dynamic_ncols=True, **kwargs)
+
+
+def duration(seconds: float) -> str:
+    """``3725`` -> ``"1h 2m 5s"``."""
+    seconds = int(round(max(seconds, 0)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{h}h {m}m {s}s"
+    if m:
+        return f"{m}m {s}s"
+    return f"{s}s"

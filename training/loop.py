@@ -1,0 +1,114 @@
+"""Training of one stage (the classifier, or one enhancer) with per-epoch checkpoints and dev selection.
+
+A stage's checkpoint file holds, after every epoch, the model, the optimizer, the random state, the
+history and the best model on dev so far; when the stage finishes it is replaced by the selected
+(best on dev) model and marked done. ``--resume`` reloads it: a finished stage is not trained again,
+an unfinished one continues after its last completed epoch with the random state it had then, and,
+because the data order depends only on (seed, epoch), reaches the same weights as a run that was
+never interrupted.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from training import checkpoint
+from training.context import Context
+from training.distributed import train_loader
+from training.errors import TrainingDiverged
+from training.evaluate import accuracy
+from training.log import duration
+
+
+@dataclass
+class StageResult:
+    dev_accuracy: float
+    epoch: int  # 0-based epoch of the selected model
+
+
+def train_stage(name: str, model: torch.nn.Module, params: list, train_set: Dataset, dev_set: Dataset,
+                epochs: int, path: Path, ctx: Context) -> StageResult:
+    """Train ``params`` of ``model`` for ``epochs`` on ``train_set``; leave ``model`` at its best epoch on ``dev_set``.
+
+    ``path``: the stage's checkpoint file (read if it exists, written by rank 0 only).
+    """
+    state = checkpoint.load(path) if Path(path).exists() else None
+    if state is not None and state["done"]:
+        model.load_state_dict(state["model"])
+        ctx.log(f"{name}: finished earlier (dev {100 * state['best']['accuracy']:.2f}% at epoch "
+                f"{state['best']['epoch'] + 1}), loaded from {path}")
+        return StageResult(state["best"]["accuracy"], state["best"]["epoch"])
+
+    optimizer = torch.optim.Adam(params, lr=ctx.lr)
+    best, history, start = None, [], 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        checkpoint.set_rng_state(state["rng"])
+        best, history, start = state["best"], state["history"], state["epoch"] + 1
+        ctx.log(f"{name}: resuming after epoch {start} of {epochs} from {path}")
+    wrapped = ctx.dist.wrap(model, ctx.device)
+
+    for epoch in range(start, epochs):
+        t0 = time.perf_counter()
+        loss = _train_epoch(name, wrapped, optimizer, train_set, epoch, epochs, path, ctx)
+        ctx.dist.sync_buffers(model)
+        dev_acc, _ = accuracy(model, dev_set, ctx)
+        if best is None or dev_acc > best["accuracy"]:
+            best = {"accuracy": dev_acc, "epoch": epoch, "model": copy.deepcopy(model.state_dict())}
+        seconds = time.perf_counter() - t0
+        history.append({"epoch": epoch, "loss": loss, "dev_accuracy": dev_acc, "seconds": seconds})
+        if ctx.dist.is_main:
+            checkpoint.save({"stage": name, "done": False, "epoch": epoch, "model": model.state_dict(),
+                             "optimizer": optimizer.state_dict(), "rng": checkpoint.rng_state(),
+                             "best": best, "history": history}, path)
+        ctx.dist.barrier()
+        ctx.eta.done(name, seconds)
+        ctx.log(f"{name:>6} epoch {epoch + 1:3d}/{epochs}  loss {loss:.4f}  dev {100 * dev_acc:6.2f}%  "
+                f"(best {100 * best['accuracy']:.2f}% at {best['epoch'] + 1})  {duration(seconds)}  "
+                f"remaining ~{duration(ctx.eta.remaining())}")
+
+    model.load_state_dict(best["model"])
+    if ctx.dist.is_main:
+        checkpoint.save({"stage": name, "done": True, "model": best["model"],
+                         "best": {"accuracy": best["accuracy"], "epoch": best["epoch"]}, "history": history}, path)
+    ctx.dist.barrier()
+    ctx.log(f"{name}: selected epoch {best['epoch'] + 1} (dev {100 * best['accuracy']:.2f}%)")
+    return StageResult(best["accuracy"], best["epoch"])
+
+
+def _train_epoch(name, model, optimizer, train_set, epoch, epochs, path, ctx: Context) -> float:
+    """One pass over this process's shard; the mean training loss over all processes."""
+    model.train()
+    loader = train_loader(train_set, ctx.batch_per_process, ctx.seed, epoch, ctx.dist)
+    total = count = 0.0
+    bar = ctx.log.bar(loader, desc=f"{name} epoch {epoch + 1}/{epochs}", unit="batch", leave=False)
+    for step, (x, y) in enumerate(bar):
+        x, y = x.to(ctx.device), y.to(ctx.device)
+        loss = ctx.faults.corrupt_loss(F.cross_entropy(model(x), y), name)
+        batch_total, batch_count = ctx.dist.sum([loss.item() * len(y), len(y)], ctx.device)
+        if not math.isfinite(batch_total):
+            raise TrainingDiverged(
+                f"{name}: the training loss became {batch_total / batch_count} at epoch {epoch + 1}, "
+                f"step {step + 1}; stopped. {_last_good(path, epoch)} Resuming with the same settings would "
+                f"diverge again: start a new run with a lower --lr.")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        ctx.faults.step_done(name)
+        total, count = total + batch_total, count + batch_count
+        bar.set_postfix(loss=f"{total / count:.4f}")
+    return total / count
+
+
+def _last_good(path, epoch: int) -> str:
+    if epoch == 0:
+        return "No epoch of this stage had finished, so it has no checkpoint yet."
+    return f"The last good checkpoint ({path}, after epoch {epoch}) is intact."

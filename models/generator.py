@@ -15,6 +15,20 @@ from models.shapes import max_pool
 # sample gets a filter near a sensible default, different per sample.
 HEAD_WEIGHT_GAIN = 0.1
 
+# The mask layer (the last, sigmoid) starts near the identity: mask = sigmoid(4 + 0.5 * z)
+# with z the layer-normalized conv output, i.e. about 0.95-0.99. The enhancer then
+# starts where the frozen classifier already is instead of halving its input at
+# random (a mask of sigmoid(z) ~ 0.5 +- 0.2 cost the classifier more than chance
+# level in the first epochs); the other layers start at scale 1, shift 0.
+MASK_START_SCALE, MASK_START_SHIFT = 0.5, 4.0
+
+
+def initial_affine(cout: int, last: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Starting (scale, shift) of one dynamic layer's normalization."""
+    if last:
+        return torch.full((cout,), MASK_START_SCALE), torch.full((cout,), MASK_START_SHIFT)
+    return torch.ones(cout), torch.zeros(cout)
+
 
 class GeneratedFilters(NamedTuple):
     """One entry per dynamic layer: weights (B, Cout, Cin, 3, 3); scales, shifts (B, Cout)."""
@@ -46,11 +60,11 @@ class FilterGenerator(nn.Module):
         dim = cin
         self.filter_shapes, self.weight_heads, self.norm_heads = [], nn.ModuleList(), nn.ModuleList()
         cin = 1
-        for cout in mask_channels:
+        for i, cout in enumerate(mask_channels):
             self.filter_shapes.append((cout, cin, 3, 3))
             bound = 1 / math.sqrt(cin * 9)  # nn.Conv2d's default init bound for this fan-in
             self.weight_heads.append(_head(dim, default_conv_filter(cout, cin).flatten(), size=bound))
-            scale_shift = torch.cat([torch.ones(cout), torch.zeros(cout)])
+            scale_shift = torch.cat(initial_affine(cout, last=i == len(mask_channels) - 1))
             self.norm_heads.append(_head(dim, scale_shift, size=1.0))
             cin = cout
 

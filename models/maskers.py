@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from models.dynamic_layer import DynamicFilterLayer
-from models.generator import FilterGenerator, GeneratedFilters, default_conv_filter
+from models.generator import FilterGenerator, GeneratedFilters, default_conv_filter, initial_affine
 
 
 class DynamicMasker(nn.Module):
@@ -34,8 +34,8 @@ class StaticMasker(nn.Module):
     layer: conv, layer norm over (C, H, W), per-channel affine, ReLU / sigmoid)
     runs with the parameters expanded over the batch (``.expand``: views, no
     copy here), so SFE and DFE differ only in where the filters come from.
-    Weights start like nn.Conv2d's default init, scales at 1, shifts at 0, which
-    is where the generator's heads start too.
+    Weights start like nn.Conv2d's default init and the affine at
+    :func:`initial_affine` (a mask near 1), which is where the generator's heads start too.
 
     Why dyconv rather than nn.Conv2d + layer norm: one code path shared with DFE
     (same normalization by construction, and the op can be swapped for
@@ -50,10 +50,11 @@ class StaticMasker(nn.Module):
         super().__init__()
         self.weights, self.scales, self.shifts = nn.ParameterList(), nn.ParameterList(), nn.ParameterList()
         cin = 1
-        for cout in mask_channels:
+        for i, cout in enumerate(mask_channels):
+            scale, shift = initial_affine(cout, last=i == len(mask_channels) - 1)
             self.weights.append(nn.Parameter(default_conv_filter(cout, cin)))
-            self.scales.append(nn.Parameter(torch.ones(cout)))
-            self.shifts.append(nn.Parameter(torch.zeros(cout)))
+            self.scales.append(nn.Parameter(scale))
+            self.shifts.append(nn.Parameter(shift))
             cin = cout
         self.layer = DynamicFilterLayer(mask_dilations)
 

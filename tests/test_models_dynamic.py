@@ -27,7 +27,8 @@ def test_generated_filters_differ_per_sample():
 
 def test_initial_filters_at_default_conv_scale():
     """At initialisation the generated filters look like nn.Conv2d's default init
-    (U(-1/sqrt(fan_in), 1/sqrt(fan_in)), std bound/sqrt(3)), scales are near 1, shifts near 0."""
+    (U(-1/sqrt(fan_in), 1/sqrt(fan_in)), std bound/sqrt(3)), scales are near 1, shifts near 0,
+    except the mask layer's, which start near (0.5, 4): a mask close to 1."""
     torch.manual_seed(0)
     gen = models.build("dfe", "small").enhancer.generator.eval()
     filters = gen(torch.rand(4, 1, 40, 32))
@@ -37,8 +38,19 @@ def test_initial_filters_at_default_conv_scale():
         assert 0.8 < ratio < 1.25, ratio
         per_sample = (w - w.mean(0)).std().item()
         assert 0 < per_sample < 0.5 * bound
-    for s, b in zip(filters.scales, filters.shifts):
+    for s, b in zip(filters.scales[:-1], filters.shifts[:-1]):
         assert (s - 1).abs().max() < 0.5 and b.abs().max() < 0.5
+    assert (filters.scales[-1] - 0.5).abs().max() < 0.25 and (filters.shifts[-1] - 4).abs().max() < 0.5
+
+
+def test_enhancers_start_near_the_identity():
+    """A fresh enhancer keeps its input almost unchanged: its masks start close to 1."""
+    torch.manual_seed(0)
+    x = torch.rand(3, 1, 40, 64)
+    for name in ("sfe", "dfe", "dcl", "dsl"):
+        _, masks = models.build(name, "small").eval().enhance(x)
+        for m in masks:
+            assert m.min() > 0.8 and m.mean() > 0.95, (name, m.min().item(), m.mean().item())
 
 
 def _spy(fn, calls):

@@ -27,6 +27,9 @@ struct Conv {
     }
   }
 
+  // Whether forward() computes all tiles of a sample on one thread, in order.
+  bool whole_samples_in_order() const { return shifted && sp.parts == 1; }
+
   // dx and dw must be zero-filled before backward().
   bool grads_need_zeros() const { return !shifted; }
 

@@ -3,7 +3,9 @@
 // Forward: the conv GEMM of each tile is followed, while the tile is in cache,
 // by per-(sample, tile, channel) mean and M2 (Chan et al. merge afterwards, so
 // the variance is as exact as a two-pass one). One more pass applies
-// normalize + affine + activation as out = act(y * a[b,c] + s[b,c]).
+// normalize + affine + activation as out = act(y * a[b,c] + s[b,c]): per
+// sample right after its last tile where one thread computes whole samples
+// (its conv output still in cache), else over all samples after the conv.
 // Backward: one pass recomputes the activation input from the saved conv
 // output and sums, per channel, what the affine and norm gradients need; the
 // conv backward then forms the conv-output gradient from grad_out and the conv
@@ -23,33 +25,29 @@
 namespace dyconv::cpu {
 namespace {
 
-// Per-sample statistics -> (mean, rstd) tensors of shape (B, G).
+// Statistics of sample b -> its (mean, rstd) entries of the (B, G) tensors.
 template <typename T>
-void finish_stats(const ConvGeometry& g, const TilePlan& p, Norm norm, double eps,
-                  const std::vector<acc_t>& tile_mean, const std::vector<acc_t>& tile_m2,
-                  T* mean, T* rstd) {
+void finish_sample_stats(const ConvGeometry& g, const TilePlan& p, Norm norm, double eps,
+                         const std::vector<acc_t>& tile_mean, const std::vector<acc_t>& tile_m2,
+                         int64_t b, T* mean, T* rstd) {
   const int64_t N = g.N();
-  at::parallel_for(0, g.B, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t groups = norm == Norm::Layer ? 1 : g.Cout;
-      for (int64_t grp = 0; grp < groups; ++grp) {
-        acc_t n = 0, m = 0, m2 = 0;
-        const int64_t c0 = norm == Norm::Layer ? 0 : grp, c1 = norm == Norm::Layer ? g.Cout : grp + 1;
-        for (int64_t c = c0; c < c1; ++c) {
-          for (int64_t t = 0; t < p.ntiles; ++t) {
-            const acc_t nb = acc_t(p.end(t, N) - p.begin(t, N));
-            const int64_t i = (b * p.ntiles + t) * g.Cout + c;
-            const acc_t delta = tile_mean[i] - m, tot = n + nb;
-            m += delta * nb / tot;
-            m2 += tile_m2[i] + delta * delta * n * nb / tot;
-            n = tot;
-          }
-        }
-        mean[b * groups + grp] = T(m);
-        rstd[b * groups + grp] = T(1.0 / std::sqrt(m2 / n + eps));
+  const int64_t groups = norm == Norm::Layer ? 1 : g.Cout;
+  for (int64_t grp = 0; grp < groups; ++grp) {
+    acc_t n = 0, m = 0, m2 = 0;
+    const int64_t c0 = norm == Norm::Layer ? 0 : grp, c1 = norm == Norm::Layer ? g.Cout : grp + 1;
+    for (int64_t c = c0; c < c1; ++c) {
+      for (int64_t t = 0; t < p.ntiles; ++t) {
+        const acc_t nb = acc_t(p.end(t, N) - p.begin(t, N));
+        const int64_t i = (b * p.ntiles + t) * g.Cout + c;
+        const acc_t delta = tile_mean[i] - m, tot = n + nb;
+        m += delta * nb / tot;
+        m2 += tile_m2[i] + delta * delta * n * nb / tot;
+        n = tot;
       }
     }
-  });
+    mean[b * groups + grp] = T(m);
+    rstd[b * groups + grp] = T(1.0 / std::sqrt(m2 / n + eps));
+  }
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act_cpu(
@@ -75,31 +73,43 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     T* yp = y.mutable_data_ptr<T>();
     const bool stats = norm != Norm::None;
     std::vector<acc_t> tile_mean(stats ? p.items * Cout : 0), tile_m2(stats ? p.items * Cout : 0);
-    conv.forward(x.const_data_ptr<T>(), w.const_data_ptr<T>(), yp,
-                    [&](int64_t b, int64_t t, int64_t n0, int64_t n1) {
-                      if (!stats) return;
-                      for (int64_t c = 0; c < Cout; ++c) {
-                        const int64_t k = (b * p.ntiles + t) * Cout + c;
-                        row_stats(yp + (b * Cout + c) * N + n0, n1 - n0, tile_mean[k], tile_m2[k]);
-                      }
-                    });
     T* mp = mean.mutable_data_ptr<T>();
     T* rp = rstd.mutable_data_ptr<T>();
-    if (stats) finish_stats<T>(g, p, norm, eps, tile_mean, tile_m2, mp, rp);
     const T* sc = scale.const_data_ptr<T>();
     const T* sh = shift.const_data_ptr<T>();
     T* op_ = out.mutable_data_ptr<T>();
-    at::parallel_for(0, g.B * Cout, 1, [&](int64_t i0, int64_t i1) {
+    // out = act((y - mean) * rstd * scale + shift) = act(y * a + o) for channel rows [i0, i1) of B * Cout.
+    const auto apply_rows = [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t s = norm == Norm::Layer ? i / Cout : i;
-        // out = act((y - mean) * rstd * scale + shift) = act(y * a + o)
         const T a = stats ? rp[s] * sc[i] : sc[i];
         const T o = stats ? sh[i] - mp[s] * a : sh[i];
-        const T* yr = yp + i * N;
-        T* orow = op_ + i * N;
-        with_activation(act, [&](auto A) { apply_row<A.value>(yr, orow, N, a, o); });
+        with_activation(act, [&](auto A) { apply_row<A.value>(yp + i * N, op_ + i * N, N, a, o); });
       }
-    });
+    };
+    // Where one thread computes all tiles of a sample in order, the sample is
+    // finished right after its last tile, while its conv output is still in cache.
+    const bool inline_apply = conv.whole_samples_in_order();
+    conv.forward(x.const_data_ptr<T>(), w.const_data_ptr<T>(), yp,
+                    [&](int64_t b, int64_t t, int64_t n0, int64_t n1) {
+                      if (stats) {
+                        for (int64_t c = 0; c < Cout; ++c) {
+                          const int64_t k = (b * p.ntiles + t) * Cout + c;
+                          row_stats(yp + (b * Cout + c) * N + n0, n1 - n0, tile_mean[k], tile_m2[k]);
+                        }
+                      }
+                      if (!inline_apply || t != p.ntiles - 1) return;
+                      if (stats) finish_sample_stats<T>(g, p, norm, eps, tile_mean, tile_m2, b, mp, rp);
+                      apply_rows(b * Cout, (b + 1) * Cout);
+                    });
+    if (inline_apply) return;
+    if (stats) {
+      at::parallel_for(0, g.B, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b)
+          finish_sample_stats<T>(g, p, norm, eps, tile_mean, tile_m2, b, mp, rp);
+      });
+    }
+    at::parallel_for(0, g.B * Cout, 1, apply_rows);
   });
   return {out, y, mean, rstd};
 }

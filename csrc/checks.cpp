@@ -1,5 +1,6 @@
 #include "checks.h"
 
+#include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
 namespace dyconv {
@@ -87,6 +88,20 @@ std::pair<Norm, Activation> check_norm_act_inputs(
 
 int64_t stat_groups(Norm norm, int64_t Cout) {
   return norm == Norm::Layer ? 1 : norm == Norm::Instance ? Cout : 0;
+}
+
+void check_norm_act_saved(const char* op, const ConvGeometry& g, Norm norm, const at::Tensor& x,
+                          const at::Tensor& grad_out, const at::Tensor& conv_out,
+                          const at::Tensor& mean, const at::Tensor& rstd) {
+  const int64_t G = stat_groups(norm, g.Cout);
+  check_like(op, "grad_out", grad_out, x, {g.B, g.Cout, g.Hout, g.Wout});
+  check_like(op, "conv_out", conv_out, x, {g.B, g.Cout, g.Hout, g.Wout});
+  check_like(op, "mean", mean, x, {g.B, G});
+  check_like(op, "rstd", rstd, x, {g.B, G});
+}
+
+at::Tensor new_grad(bool wanted, const at::Tensor& x, c10::IntArrayRef sizes) {
+  return wanted ? at::empty(sizes, x.options()) : x.new_empty({0});
 }
 
 }  // namespace dyconv

@@ -40,4 +40,14 @@ int64_t stat_groups(Norm norm, int64_t Cout);
 void check_like(const char* op, const char* name, const at::Tensor& t, const at::Tensor& x,
                 c10::IntArrayRef shape);
 
+// Checks what dynamic_conv_norm_act_backward gets besides the forward inputs:
+// grad_out and conv_out (B, Cout, Hout, Wout), mean and rstd (B, stat_groups).
+void check_norm_act_saved(const char* op, const ConvGeometry& g, Norm norm, const at::Tensor& x,
+                          const at::Tensor& grad_out, const at::Tensor& conv_out,
+                          const at::Tensor& mean, const at::Tensor& rstd);
+
+// A gradient output of a backward op: uninitialised of `sizes` when wanted, else
+// a fresh empty tensor of shape (0,) (the outputs of an op must not alias).
+at::Tensor new_grad(bool wanted, const at::Tensor& x, c10::IntArrayRef sizes);
+
 }  // namespace dyconv

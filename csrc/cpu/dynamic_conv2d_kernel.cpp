@@ -45,11 +45,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
   const char* op = "dynamic_conv2d_backward";
   const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
   check_like(op, "grad_out", grad_out, x_in, {g.B, g.Cout, g.Hout, g.Wout});
-  // Skipped gradients: a fresh empty tensor each (outputs must not alias).
-  const auto none = [&] { return x_in.new_empty({0}); };
-  at::Tensor dx = mask[0] ? at::empty({g.B, g.Cin, g.H, g.W}, x_in.options()) : none();
-  at::Tensor dw = mask[1] ? at::empty({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none();
-  at::Tensor db = mask[2] ? grad_out.sum({2, 3}) : none();
+  at::Tensor dx = new_grad(mask[0], x_in, {g.B, g.Cin, g.H, g.W});
+  at::Tensor dw = new_grad(mask[1], x_in, {g.B, g.Cout, g.Cin, g.kH, g.kW});
+  at::Tensor db = mask[2] ? grad_out.sum({2, 3}) : new_grad(false, x_in, {});
   if (g.B == 0 || !(mask[0] || mask[1])) return {dx, dw, db};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), dy = grad_out.contiguous();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv2d_backward_cpu", [&] {

@@ -123,17 +123,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   const char* op = "dynamic_conv_norm_act_backward";
   const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
   const auto [norm, act] = check_norm_act_inputs(op, g, x_in, scale_in, shift_in, norm_s, act_s);
-  const int64_t G = stat_groups(norm, g.Cout);
-  check_like(op, "grad_out", grad_out, x_in, {g.B, g.Cout, g.Hout, g.Wout});
-  check_like(op, "conv_out", y_in, x_in, {g.B, g.Cout, g.Hout, g.Wout});
-  check_like(op, "mean", mean_in, x_in, {g.B, G});
-  check_like(op, "rstd", rstd_in, x_in, {g.B, G});
-  // Skipped gradients: a fresh empty tensor each (outputs must not alias).
-  const auto none = [&] { return x_in.new_empty({0}); };
-  at::Tensor dx = mask[0] ? at::empty({g.B, g.Cin, g.H, g.W}, x_in.options()) : none();
-  at::Tensor dw = mask[1] ? at::empty({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none();
-  at::Tensor dscale = mask[2] ? at::empty({g.B, g.Cout}, x_in.options()) : none();
-  at::Tensor dshift = mask[3] ? at::empty({g.B, g.Cout}, x_in.options()) : none();
+  check_norm_act_saved(op, g, norm, x_in, grad_out, y_in, mean_in, rstd_in);
+  at::Tensor dx = new_grad(mask[0], x_in, {g.B, g.Cin, g.H, g.W});
+  at::Tensor dw = new_grad(mask[1], x_in, {g.B, g.Cout, g.Cin, g.kH, g.kW});
+  at::Tensor dscale = new_grad(mask[2], x_in, {g.B, g.Cout});
+  at::Tensor dshift = new_grad(mask[3], x_in, {g.B, g.Cout});
   if (g.B == 0 || !(mask[0] || mask[1] || mask[2] || mask[3])) return {dx, dw, dscale, dshift};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), y = y_in.contiguous();
   const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();

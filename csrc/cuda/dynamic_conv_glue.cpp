@@ -88,10 +88,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cuda(
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
-  const auto none = [&] { return x_in.new_empty({0}); };  // skipped: fresh, not aliased
-  at::Tensor dx = mask[0] ? at::empty({g.B, g.Cin, g.H, g.W}, x_in.options()) : none();
-  at::Tensor dw = mask[1] ? at::empty({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none();
-  at::Tensor db = mask[2] ? at::empty({g.B, g.Cout}, x_in.options()) : none();
+  at::Tensor dx = new_grad(mask[0], x_in, {g.B, g.Cin, g.H, g.W});
+  at::Tensor dw = new_grad(mask[1], x_in, {g.B, g.Cout, g.Cin, g.kH, g.kW});
+  at::Tensor db = new_grad(mask[2], x_in, {g.B, g.Cout});
   if (g.B == 0 || !(mask[0] || mask[1] || mask[2])) return {dx, dw, db};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), dy = grad_out.contiguous();
   const at::Tensor ws = workspace(x, conv_backward_workspace_bytes(dt, d));
@@ -138,19 +137,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   const char* op = "dynamic_conv_norm_act_backward";
   const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
   const auto [norm, act] = check_norm_act_inputs(op, g, x_in, scale_in, shift_in, norm_s, act_s);
-  const int64_t G = stat_groups(norm, g.Cout);
-  check_like(op, "grad_out", grad_out, x_in, {g.B, g.Cout, g.Hout, g.Wout});
-  check_like(op, "conv_out", y_in, x_in, {g.B, g.Cout, g.Hout, g.Wout});
-  check_like(op, "mean", mean_in, x_in, {g.B, G});
-  check_like(op, "rstd", rstd_in, x_in, {g.B, G});
+  check_norm_act_saved(op, g, norm, x_in, grad_out, y_in, mean_in, rstd_in);
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
-  const auto none = [&] { return x_in.new_empty({0}); };  // skipped: fresh, not aliased
-  at::Tensor dx = mask[0] ? at::empty({g.B, g.Cin, g.H, g.W}, x_in.options()) : none();
-  at::Tensor dw = mask[1] ? at::empty({g.B, g.Cout, g.Cin, g.kH, g.kW}, x_in.options()) : none();
-  at::Tensor dscale = mask[2] ? at::empty({g.B, g.Cout}, x_in.options()) : none();
-  at::Tensor dshift = mask[3] ? at::empty({g.B, g.Cout}, x_in.options()) : none();
+  at::Tensor dx = new_grad(mask[0], x_in, {g.B, g.Cin, g.H, g.W});
+  at::Tensor dw = new_grad(mask[1], x_in, {g.B, g.Cout, g.Cin, g.kH, g.kW});
+  at::Tensor dscale = new_grad(mask[2], x_in, {g.B, g.Cout});
+  at::Tensor dshift = new_grad(mask[3], x_in, {g.B, g.Cout});
   if (g.B == 0 || !(mask[0] || mask[1] || mask[2] || mask[3])) return {dx, dw, dscale, dshift};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), y = y_in.contiguous();
   const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();
@@ -159,8 +153,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   const at::Tensor ws = workspace(x, conv_backward_workspace_bytes(dt, d));
   C10_CUDA_CHECK(conv_norm_act_backward(
       dt, d, gout.const_data_ptr(), x.const_data_ptr(), w.const_data_ptr(), scale.const_data_ptr(),
-      shift.const_data_ptr(), y.const_data_ptr(), G > 0 ? mean.const_data_ptr() : nullptr,
-      G > 0 ? rstd.const_data_ptr() : nullptr, norm_kind(norm), act_kind(act),
+      shift.const_data_ptr(), y.const_data_ptr(), norm != Norm::None ? mean.const_data_ptr() : nullptr,
+      norm != Norm::None ? rstd.const_data_ptr() : nullptr, norm_kind(norm), act_kind(act),
       ptr_or_null(dx, mask[0]), ptr_or_null(dw, mask[1]), ptr_or_null(dscale, mask[2]),
       ptr_or_null(dshift, mask[3]), ws.data_ptr(), c10::cuda::getCurrentCUDAStream()));
   return {dx, dw, dscale, dshift};

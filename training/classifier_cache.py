@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
+from audiodata.cache import cache_root
 from training.checkpoint import atomic_write
 
 FORMAT = 1  # bump when the checkpoint layout or the classifier's training changes
-
-
-def cache_root(cache_dir: str | None) -> Path:
-    """The cache folder: ``cache_dir``, else $DYCONV_CACHE, else ~/.cache/dyconv (as the data package)."""
-    return Path(cache_dir or os.environ.get("DYCONV_CACHE") or Path.home() / ".cache" / "dyconv")
 
 
 def cached_path(cache_dir: str | None, fingerprint: str, config: str, seed: int, epochs: int, batch_size: int,

@@ -15,6 +15,16 @@ def _fail(op: str, msg: str):
     raise RuntimeError(f"{op}: {msg}")
 
 
+def check_like(op, name, t, x, shape):
+    """``t`` must have the dtype and device of ``x`` and exactly ``shape`` (csrc/checks.cpp: check_like)."""
+    if t.dtype != x.dtype:
+        _fail(op, f"{name} must have the dtype of x, expected {x.dtype}, got {t.dtype}")
+    if t.device != x.device:
+        _fail(op, f"{name} must be on the device of x, expected {x.device}, got {t.device}")
+    if tuple(t.shape) != tuple(shape):
+        _fail(op, f"{name} must have shape {tuple(shape)}, got {tuple(t.shape)}")
+
+
 def check_conv(op, x, weight, bias, stride, padding, dilation):
     """Validate the conv inputs; return the output size ``(Hout, Wout)``."""
     if x.dim() != 4:
@@ -36,12 +46,7 @@ def check_conv(op, x, weight, bias, stride, padding, dilation):
     if Cout < 1 or Cin < 1 or kH < 1 or kW < 1:
         _fail(op, f"channels and kernel sizes must be >= 1, got Cin={Cin}, Cout={Cout}, kernel=({kH}, {kW})")
     if bias is not None:
-        if bias.dtype != x.dtype:
-            _fail(op, f"bias must have the dtype of x, expected {x.dtype}, got {bias.dtype}")
-        if bias.device != x.device:
-            _fail(op, f"bias must be on the device of x, expected {x.device}, got {bias.device}")
-        if tuple(bias.shape) != (B, Cout):
-            _fail(op, f"bias must have shape (B, Cout), expected {(B, Cout)}, got {tuple(bias.shape)}")
+        check_like(op, "bias", bias, x, (B, Cout))
     if len(stride) != 2 or min(stride) < 1:
         _fail(op, f"stride must be two values >= 1, got {list(stride)}")
     if len(dilation) != 2 or min(dilation) < 1:
@@ -62,13 +67,8 @@ def check_conv(op, x, weight, bias, stride, padding, dilation):
 def check_norm_act(op, x, weight, scale, shift, norm, activation):
     """Validate the normalization/affine inputs; return the statistics width G."""
     B, Cout = weight.shape[0], weight.shape[1]
-    for name, t in (("scale", scale), ("shift", shift)):
-        if t.dtype != x.dtype:
-            _fail(op, f"{name} must have the dtype of x, expected {x.dtype}, got {t.dtype}")
-        if t.device != x.device:
-            _fail(op, f"{name} must be on the device of x, expected {x.device}, got {t.device}")
-        if tuple(t.shape) != (B, Cout):
-            _fail(op, f"{name} must have shape (B, Cout), expected {(B, Cout)}, got {tuple(t.shape)}")
+    check_like(op, "scale", scale, x, (B, Cout))
+    check_like(op, "shift", shift, x, (B, Cout))
     if norm not in NORMS:
         _fail(op, f"norm must be one of {', '.join(NORMS)}, got '{norm}'")
     if activation not in ACTIVATIONS:

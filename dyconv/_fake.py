@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from dyconv._checks import check_conv, check_norm_act, empty_grad
+from dyconv._checks import check_conv, check_like, check_norm_act, empty_grad
 
 
 @torch.library.register_fake("dyconv::dynamic_conv2d")
@@ -14,7 +14,8 @@ def _dynamic_conv2d_fake(x, weight, bias, stride, padding, dilation):
 
 @torch.library.register_fake("dyconv::dynamic_conv2d_backward")
 def _dynamic_conv2d_backward_fake(grad_out, x, weight, stride, padding, dilation, output_mask):
-    check_conv("dynamic_conv2d_backward", x, weight, None, stride, padding, dilation)
+    Hout, Wout = check_conv("dynamic_conv2d_backward", x, weight, None, stride, padding, dilation)
+    check_like("dynamic_conv2d_backward", "grad_out", grad_out, x, (x.shape[0], weight.shape[1], Hout, Wout))
     grad_x = torch.empty_like(x, memory_format=torch.contiguous_format) if output_mask[0] else empty_grad(x)
     grad_w = torch.empty_like(weight, memory_format=torch.contiguous_format) if output_mask[1] else empty_grad(x)
     grad_b = x.new_empty(weight.shape[:2]) if output_mask[2] else empty_grad(x)
@@ -37,8 +38,13 @@ def _dynamic_conv_norm_act_backward_fake(
     stride, padding, dilation, norm, activation, output_mask,
 ):
     op = "dynamic_conv_norm_act_backward"
-    check_conv(op, x, weight, None, stride, padding, dilation)
-    check_norm_act(op, x, weight, scale, shift, norm, activation)
+    Hout, Wout = check_conv(op, x, weight, None, stride, padding, dilation)
+    groups = check_norm_act(op, x, weight, scale, shift, norm, activation)
+    shape = (x.shape[0], weight.shape[1], Hout, Wout)
+    check_like(op, "grad_out", grad_out, x, shape)
+    check_like(op, "conv_out", conv_out, x, shape)
+    check_like(op, "mean", mean, x, (x.shape[0], groups))
+    check_like(op, "rstd", rstd, x, (x.shape[0], groups))
     grad_x = torch.empty_like(x, memory_format=torch.contiguous_format) if output_mask[0] else empty_grad(x)
     grad_w = torch.empty_like(weight, memory_format=torch.contiguous_format) if output_mask[1] else empty_grad(x)
     grad_scale = torch.empty_like(scale, memory_format=torch.contiguous_format) if output_mask[2] else empty_grad(x)

@@ -35,3 +35,25 @@ def _deterministic_seed():
 def train_cache(tmp_path_factory):
     """One feature and classifier cache for every CLI test: the tiny set's features are extracted once."""
     return tmp_path_factory.mktemp("train-cache")
+
+
+def opcheck_problems(device="cpu"):
+    """(op overload, args) pairs covering all four ops, for torch.library.opcheck."""
+    x, w, scale, shift, bias = (
+        t.detach().to(device) for t in make_problem(2, 3, 7, 6, 4, (3, 3), torch.float64, bias=True)
+    )
+    grad = lambda *shape: torch.randn(*shape, dtype=torch.float64, device=device)  # noqa: E731
+    rg = lambda t: t.clone().requires_grad_()  # noqa: E731
+    geo = ([1, 1], [2, 2], [2, 2])
+    ops = torch.ops.dyconv
+    _, conv_out, mean, rstd = ops.dynamic_conv_norm_act(x, w, scale, shift, *geo, "instance", "sigmoid", 1e-5)
+    return [
+        (ops.dynamic_conv2d.default, (rg(x), rg(w), rg(bias), *geo)),
+        (ops.dynamic_conv2d.default, (rg(x), w, None, [2, 1], [1, 0], [1, 2])),
+        (ops.dynamic_conv2d_backward.default, (grad(2, 4, 7, 6), x, w, *geo, [True, True, True])),
+        (ops.dynamic_conv2d_backward.default, (grad(2, 4, 7, 6), x, w, *geo, [False, True, False])),
+        (ops.dynamic_conv_norm_act.default, (rg(x), rg(w), rg(scale), rg(shift), *geo, "layer", "relu", 1e-5)),
+        (ops.dynamic_conv_norm_act.default, (rg(x), w, scale, rg(shift), *geo, "none", "none", 1e-5)),
+        (ops.dynamic_conv_norm_act_backward.default,
+         (grad(2, 4, 7, 6), x, w, scale, shift, conv_out, mean, rstd, *geo, "instance", "sigmoid", [True] * 4)),
+    ]

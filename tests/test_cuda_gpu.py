@@ -10,7 +10,7 @@ import torch
 from torch.autograd import gradcheck
 
 import dyconv
-from conftest import make_problem
+from conftest import make_problem, opcheck_problems
 from dyconv import reference
 
 pytestmark = [
@@ -152,25 +152,7 @@ def test_noncontiguous_inputs_and_empty_batch():
     assert empty.shape == (0, 5, 9, 10) and empty.is_cuda
 
 
-def _opcheck_problems():
-    x, w, scale, shift, bias = (t.detach().cuda() for t in make_problem(2, 3, 7, 6, 4, (3, 3), torch.float64, bias=True))
-    grad = lambda *shape: torch.randn(*shape, dtype=torch.float64, device="cuda")  # noqa: E731
-    geo = ([1, 1], [2, 2], [2, 2])
-    _, conv_out, mean, rstd = torch.ops.dyconv.dynamic_conv_norm_act(x, w, scale, shift, *geo, "instance", "sigmoid", 1e-5)
-    rg = lambda t: t.clone().requires_grad_()  # noqa: E731
-    return [
-        (torch.ops.dyconv.dynamic_conv2d.default, (rg(x), rg(w), rg(bias), *geo)),
-        (torch.ops.dyconv.dynamic_conv2d.default, (rg(x), w, None, [2, 1], [1, 0], [1, 2])),
-        (torch.ops.dyconv.dynamic_conv2d_backward.default, (grad(2, 4, 7, 6), x, w, *geo, [True, True, True])),
-        (torch.ops.dyconv.dynamic_conv2d_backward.default, (grad(2, 4, 7, 6), x, w, *geo, [False, True, False])),
-        (torch.ops.dyconv.dynamic_conv_norm_act.default, (rg(x), rg(w), rg(scale), rg(shift), *geo, "layer", "relu", 1e-5)),
-        (torch.ops.dyconv.dynamic_conv_norm_act.default, (rg(x), w, scale, rg(shift), *geo, "none", "none", 1e-5)),
-        (torch.ops.dyconv.dynamic_conv_norm_act_backward.default,
-         (grad(2, 4, 7, 6), x, w, scale, shift, conv_out, mean, rstd, *geo, "instance", "sigmoid", [True, True, True, True])),
-    ]
-
-
 @pytest.mark.parametrize("index", range(7))
 def test_opcheck_cuda(index):
-    op, args = _opcheck_problems()[index]
+    op, args = opcheck_problems("cuda")[index]
     torch.library.opcheck(op, args)

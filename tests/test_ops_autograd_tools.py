@@ -4,7 +4,7 @@ import torch
 from torch.autograd import gradcheck
 
 import dyconv
-from conftest import assert_close, make_problem
+from conftest import assert_close, make_problem, opcheck_problems
 
 F64 = torch.float64
 
@@ -24,27 +24,9 @@ def test_gradcheck_dynamic_conv2d(stride, padding, dilation):
     assert gradcheck(lambda *a: dyconv.dynamic_conv2d(*a, **kw), (x, w, bias), eps=1e-6, atol=1e-6)
 
 
-def _opcheck_problems():
-    x, w, scale, shift, bias = (t.detach() for t in make_problem(2, 3, 7, 6, 4, (3, 3), F64, bias=True))
-    grad = lambda *shape: torch.randn(*shape, dtype=F64)  # noqa: E731
-    geo = ([1, 1], [2, 2], [2, 2])
-    out, conv_out, mean, rstd = torch.ops.dyconv.dynamic_conv_norm_act(x, w, scale, shift, *geo, "instance", "sigmoid", 1e-5)
-    rg = lambda t: t.clone().requires_grad_()  # noqa: E731
-    return [
-        (torch.ops.dyconv.dynamic_conv2d.default, (rg(x), rg(w), rg(bias), *geo)),
-        (torch.ops.dyconv.dynamic_conv2d.default, (rg(x), w, None, [2, 1], [1, 0], [1, 2])),
-        (torch.ops.dyconv.dynamic_conv2d_backward.default, (grad(2, 4, 7, 6), x, w, *geo, [True, True, True])),
-        (torch.ops.dyconv.dynamic_conv2d_backward.default, (grad(2, 4, 7, 6), x, w, *geo, [False, True, False])),
-        (torch.ops.dyconv.dynamic_conv_norm_act.default, (rg(x), rg(w), rg(scale), rg(shift), *geo, "layer", "relu", 1e-5)),
-        (torch.ops.dyconv.dynamic_conv_norm_act.default, (rg(x), w, scale, rg(shift), *geo, "none", "none", 1e-5)),
-        (torch.ops.dyconv.dynamic_conv_norm_act_backward.default,
-         (grad(2, 4, 7, 6), x, w, scale, shift, conv_out, mean, rstd, *geo, "instance", "sigmoid", [True, True, True, True])),
-    ]
-
-
 @pytest.mark.parametrize("index", range(7))
 def test_opcheck(index):
-    op, args = _opcheck_problems()[index]
+    op, args = opcheck_problems()[index]
     torch.library.opcheck(op, args)
 
 

@@ -7,6 +7,7 @@
 
 #include "checks.h"
 #include "cpu/conv.h"
+#include "cpu/huge_pages.h"
 
 namespace dyconv::cpu {
 namespace {
@@ -16,7 +17,7 @@ at::Tensor dynamic_conv2d_cpu(const at::Tensor& x_in, const at::Tensor& weight_i
                               c10::IntArrayRef padding, c10::IntArrayRef dilation) {
   const ConvGeometry g =
       check_conv_inputs("dynamic_conv2d", x_in, weight_in, bias_in, stride, padding, dilation);
-  at::Tensor y = at::empty({g.B, g.Cout, g.Hout, g.Wout}, x_in.options());
+  at::Tensor y = empty_output({g.B, g.Cout, g.Hout, g.Wout}, x_in.options());
   if (g.B == 0) return y;
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
   const bool has_bias = bias_in.has_value() && bias_in->defined();
@@ -45,7 +46,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
   const char* op = "dynamic_conv2d_backward";
   const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
   check_like(op, "grad_out", grad_out, x_in, {g.B, g.Cout, g.Hout, g.Wout});
-  at::Tensor dx = new_grad(mask[0], x_in, {g.B, g.Cin, g.H, g.W});
+  at::Tensor dx = advise_huge_pages(new_grad(mask[0], x_in, {g.B, g.Cin, g.H, g.W}));
   at::Tensor dw = new_grad(mask[1], x_in, {g.B, g.Cout, g.Cin, g.kH, g.kW});
   at::Tensor db = mask[2] ? grad_out.sum({2, 3}) : new_grad(false, x_in, {});
   if (g.B == 0 || !(mask[0] || mask[1])) return {dx, dw, db};

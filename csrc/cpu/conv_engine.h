@@ -17,7 +17,7 @@
 #include "checks.h"
 #include "cpu/blas.h"
 #include "cpu/im2col.h"
-#include "cpu/scratch.h"
+#include "cpu/workspace.h"
 
 namespace dyconv::cpu {
 
@@ -53,14 +53,14 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y, Epilogue&
   const TilePlan p = plan_tiles<T>(g);
   const int64_t K = g.K(), N = g.N(), Cout = g.Cout;
   at::parallel_for(0, p.items, 1, [&](int64_t begin, int64_t end) {
-    T* cols = thread_scratch<T>(Slot::Input, K * p.tile);
+    Workspace<T> cols(K * p.tile);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t b = item / p.ntiles, t = item % p.ntiles;
       const int64_t n0 = p.begin(t, N), n1 = p.end(t, N), nt = n1 - n0;
-      im2col_tile(g, x + b * g.Cin * g.H * g.W, n0, n1, cols);
+      im2col_tile(g, x + b * g.Cin * g.H * g.W, n0, n1, cols.data());
       // Row-major Y(Cout, nt) = W(Cout, K) @ C(K, nt), i.e. column-major Y^T = C^T W^T.
       gemm(false, false, nt, Cout, K, T(1),
-                 cols, nt, w + b * Cout * K, K, T(0), y + b * Cout * N + n0, N);
+                 cols.data(), nt, w + b * Cout * K, K, T(0), y + b * Cout * N + n0, N);
       epilogue(b, t, n0, n1);
     }
   });
@@ -77,10 +77,9 @@ void conv_backward(const ConvGeometry& g, const T* x, const T* w, T* dx, T* dw,
   const int64_t K = g.K(), N = g.N(), Cout = g.Cout, in_size = g.Cin * g.H * g.W;
   std::mutex merge;  // guards samples split between threads
   at::parallel_for(0, p.items, 1, [&](int64_t begin, int64_t end) {
-    T* cols = thread_scratch<T>(Slot::Input, K * p.tile);
-    T* dyt = thread_scratch<T>(Slot::Grad, Cout * p.tile);
-    T* dw_local = dw ? thread_scratch<T>(Slot::WeightGrad, Cout * K) : nullptr;
-    T* dx_local = nullptr;
+    Workspace<T> cols(K * p.tile), dyt(Cout * p.tile);
+    Workspace<T> dw_local(dw ? Cout * K : 0);
+    std::vector<T> dx_local;
     int64_t item = begin;
     while (item < end) {
       const int64_t b = item / p.ntiles;
@@ -89,26 +88,25 @@ void conv_backward(const ConvGeometry& g, const T* x, const T* w, T* dx, T* dw,
       const bool whole = t0 == 0 && t1 == p.ntiles;
       T* dxb = dx ? dx + b * in_size : nullptr;
       if (dx && !whole) {
-        dx_local = thread_scratch<T>(Slot::Output, in_size);
-        std::fill(dx_local, dx_local + in_size, T(0));
-        dxb = dx_local;
+        dx_local.assign(in_size, T(0));
+        dxb = dx_local.data();
       }
-      T* dwb = dw ? (whole ? dw + b * Cout * K : dw_local) : nullptr;
+      T* dwb = dw ? (whole ? dw + b * Cout * K : dw_local.data()) : nullptr;
       const T* wb = w + b * Cout * K;
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t n0 = p.begin(t, N), n1 = p.end(t, N), nt = n1 - n0;
-        for (int64_t c = 0; c < Cout; ++c) dy_span(b, c, n0, n1, dyt + c * nt);
+        for (int64_t c = 0; c < Cout; ++c) dy_span(b, c, n0, n1, dyt.data() + c * nt);
         if (dwb) {
-          im2col_tile(g, x + b * in_size, n0, n1, cols);
+          im2col_tile(g, x + b * in_size, n0, n1, cols.data());
           // Row-major dW(Cout, K) += dY(Cout, nt) @ C(K, nt)^T.
           gemm(true, false, K, Cout, nt, T(1),
-                     cols, nt, dyt, nt, T(t == t0 ? 0 : 1), dwb, K);
+                     cols.data(), nt, dyt.data(), nt, T(t == t0 ? 0 : 1), dwb, K);
         }
         if (dxb) {
           // Row-major dC(K, nt) = W(Cout, K)^T @ dY(Cout, nt).
           gemm(false, true, nt, K, Cout, T(1),
-                     dyt, nt, wb, K, T(0), cols, nt);
-          col2im_tile(g, cols, n0, n1, dxb);
+                     dyt.data(), nt, wb, K, T(0), cols.data(), nt);
+          col2im_tile(g, cols.data(), n0, n1, dxb);
         }
       }
       if (!whole) {

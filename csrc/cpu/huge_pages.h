@@ -1,4 +1,4 @@
-// Large CPU outputs backed by transparent huge pages. Under the common kernel
+// Large CPU buffers backed by transparent huge pages. Under the common kernel
 // setting (THP "madvise") anonymous memory gets 4 KiB pages unless asked, and
 // the first touch of one paper-layer activation (58 MiB at batch 16) then costs
 // ~15k page faults: ~15% of the fused op's forward + backward time measured
@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cstddef>
 #include <cstdint>
 
 #if defined(__linux__)
@@ -15,18 +16,20 @@
 
 namespace dyconv::cpu {
 
-// Advises the kernel to back the 2 MiB-aligned interior of t's (not yet touched)
-// memory with huge pages. Advice only: failure changes nothing but speed.
-inline at::Tensor advise_huge_pages(at::Tensor t) {
+// Advises the kernel to back the 2 MiB-aligned interior of [p, p + bytes) (not
+// yet touched) with huge pages. Advice only: failure changes nothing but speed.
+inline void advise_huge_pages(void* p, size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   constexpr uintptr_t huge = uintptr_t(2) << 20;
-  if (t.defined() && t.nbytes() >= 2 * huge) {
-    const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr());
-    const uintptr_t lo = (begin + huge - 1) & ~(huge - 1);
-    const uintptr_t hi = (begin + t.nbytes()) & ~(huge - 1);
-    if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
-  }
+  if (p == nullptr || bytes < 2 * huge) return;
+  const auto begin = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t lo = (begin + huge - 1) & ~(huge - 1), hi = (begin + bytes) & ~(huge - 1);
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
 #endif
+}
+
+inline at::Tensor advise_huge_pages(at::Tensor t) {
+  if (t.defined()) advise_huge_pages(t.data_ptr(), t.nbytes());
   return t;
 }
 

@@ -27,7 +27,7 @@
 #include "checks.h"
 #include "cpu/blas.h"
 #include "cpu/conv_engine.h"
-#include "cpu/scratch.h"
+#include "cpu/workspace.h"
 
 namespace dyconv::cpu {
 
@@ -128,9 +128,7 @@ void shifted_forward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, co
   at::parallel_for(0, g.B * p.parts, 1, [&](int64_t begin, int64_t end) {
     const int64_t cstride = skewed_stride<T>((part_rows_max + p.haloH) * L);
     const int64_t ldy = skewed_stride<T>(p.R * L);
-    T* xp = thread_scratch<T>(Slot::Input, g.Cin * cstride);
-    T* yt = thread_scratch<T>(Slot::Output, g.Cout * ldy);
-    T* taps = thread_scratch<T>(Slot::Taps, KK * g.Cout * g.Cin);
+    Workspace<T> xp(g.Cin * cstride), yt(g.Cout * ldy), taps(KK * g.Cout * g.Cin);
     int64_t packed = -1;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t b = item / p.parts, part = item % p.parts;
@@ -138,23 +136,23 @@ void shifted_forward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, co
       p.part_rows(g.Hout, part, r0, r1);
       if (r0 >= r1) continue;
       const T* xb = x + b * g.Cin * g.H * g.W;
-      pad_rows(g.Cin, g.H, g.W, g.pH, g.pW, L, r0, r1 + p.haloH, xp, cstride,
+      pad_rows(g.Cin, g.H, g.W, g.pH, g.pW, L, r0, r1 + p.haloH, xp.data(), cstride,
                [&](int64_t c, int64_t row, T* d) {
                  std::memcpy(d, xb + (c * g.H + row) * g.W, g.W * sizeof(T));
                });
-      if (packed != b) pack_taps(g, w + b * g.Cout * g.Cin * KK, taps), packed = b;
+      if (packed != b) pack_taps(g, w + b * g.Cout * g.Cin * KK, taps.data()), packed = b;
       for (int64_t r = r0; r < r1; r += p.R) {
         const int64_t rows = std::min(p.R, r1 - r), nt = (rows - 1) * L + g.Wout;
         for (int64_t k = 0; k < KK; ++k) {
           const int64_t i = k / g.kW, j = k % g.kW;
           // Column-major Y'^T (nt, Cout) += shift^T (nt, Cin) @ W_ij^T (Cin, Cout).
-          gemm(false, false, nt, g.Cout, g.Cin, T(1), xp + (r - r0 + i * g.dH) * L + j * g.dW,
-               cstride, taps + k * g.Cout * g.Cin, g.Cin, T(k == 0 ? 0 : 1), yt, ldy);
+          gemm(false, false, nt, g.Cout, g.Cin, T(1), xp.data() + (r - r0 + i * g.dH) * L + j * g.dW,
+               cstride, taps.data() + k * g.Cout * g.Cin, g.Cin, T(k == 0 ? 0 : 1), yt.data(), ldy);
         }
         T* yb = y + b * g.Cout * N;
         for (int64_t co = 0; co < g.Cout; ++co)
           for (int64_t rr = 0; rr < rows; ++rr)
-            std::memcpy(yb + co * N + (r + rr) * g.Wout, yt + co * ldy + rr * L,
+            std::memcpy(yb + co * N + (r + rr) * g.Wout, yt.data() + co * ldy + rr * L,
                         g.Wout * sizeof(T));
         epilogue(b, r / p.R, r * g.Wout, (r + rows) * g.Wout);
       }
@@ -180,11 +178,8 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
     const int64_t dstride = skewed_stride<T>(Hpd * L);
     const int64_t xstride = skewed_stride<T>((part_rows_max + p.haloH) * L);
     const int64_t ldt = skewed_stride<T>(p.R * L);
-    T* dyp = thread_scratch<T>(Slot::Grad, g.Cout * dstride);
-    T* xp = dw ? thread_scratch<T>(Slot::Input, g.Cin * xstride) : nullptr;
-    T* tile = dx ? thread_scratch<T>(Slot::Output, g.Cin * ldt) : nullptr;
-    T* taps = thread_scratch<T>(Slot::Taps, KK * g.Cout * g.Cin);
-    T* dwt = dw ? thread_scratch<T>(Slot::WeightGrad, WK) : nullptr;
+    Workspace<T> dyp(g.Cout * dstride), xp(dw ? g.Cin * xstride : 0);
+    Workspace<T> tile(dx ? g.Cin * ldt : 0), taps(KK * g.Cout * g.Cin), dwt(dw ? WK : 0);
     int64_t packed = -1;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t b = item / p.parts, part = item % p.parts;
@@ -196,11 +191,11 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
       int64_t lo = Hpd, hi = 0;
       if (h0 < h1) lo = std::min(lo, h0), hi = std::max(hi, h1 + p.haloH);
       if (r0 < r1) lo = std::min(lo, r0 + p.pHd), hi = std::max(hi, r1 + p.pHd);
-      pad_rows(g.Cout, g.Hout, g.Wout, p.pHd, p.pWd, L, lo, hi, dyp, dstride,
+      pad_rows(g.Cout, g.Hout, g.Wout, p.pHd, p.pWd, L, lo, hi, dyp.data(), dstride,
                [&](int64_t c, int64_t row, T* d) {
                  dy_span(b, c, row * g.Wout, (row + 1) * g.Wout, d);
                });
-      if (packed != b) pack_taps(g, w + b * WK, taps), packed = b;
+      if (packed != b) pack_taps(g, w + b * WK, taps.data()), packed = b;
       // Input gradient: tiles of dx rows, one GEMM per (flipped) tap.
       for (int64_t h = h0; h < h1; h += p.R) {
         const int64_t rows = std::min(p.R, h1 - h), nt = (rows - 1) * L + g.W;
@@ -208,20 +203,20 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
           const int64_t i = g.kH - 1 - k / g.kW, j = g.kW - 1 - k % g.kW;  // flipped tap
           // Column-major dX'^T (nt, Cin) += dyp shift^T (nt, Cout) @ W_ij (Cout, Cin).
           gemm(false, true, nt, g.Cin, g.Cout, T(1),
-               dyp + (h - lo + (g.kH - 1 - i) * g.dH) * L + (g.kW - 1 - j) * g.dW, dstride,
-               taps + (i * g.kW + j) * g.Cout * g.Cin, g.Cin, T(k == 0 ? 0 : 1),
-               tile, ldt);
+               dyp.data() + (h - lo + (g.kH - 1 - i) * g.dH) * L + (g.kW - 1 - j) * g.dW, dstride,
+               taps.data() + (i * g.kW + j) * g.Cout * g.Cin, g.Cin, T(k == 0 ? 0 : 1),
+               tile.data(), ldt);
         }
         T* dxb = dx + b * g.Cin * g.H * g.W;
         for (int64_t ci = 0; ci < g.Cin; ++ci)
           for (int64_t rr = 0; rr < rows; ++rr)
-            std::memcpy(dxb + (ci * g.H + h + rr) * g.W, tile + ci * ldt + rr * L,
+            std::memcpy(dxb + (ci * g.H + h + rr) * g.W, tile.data() + ci * ldt + rr * L,
                         g.W * sizeof(T));
       }
       if (r0 >= r1) continue;
       // Weight gradient: reductions over tiles of output rows.
       const T* xb = x + b * g.Cin * g.H * g.W;
-      pad_rows(g.Cin, g.H, g.W, g.pH, g.pW, L, r0, r1 + p.haloH, xp, xstride,
+      pad_rows(g.Cin, g.H, g.W, g.pH, g.pW, L, r0, r1 + p.haloH, xp.data(), xstride,
                [&](int64_t c, int64_t row, T* d) {
                  std::memcpy(d, xb + (c * g.H + row) * g.W, g.W * sizeof(T));
                });
@@ -230,9 +225,9 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
         for (int64_t k = 0; k < KK; ++k) {
           const int64_t i = k / g.kW, j = k % g.kW;
           // Column-major dW_ij^T (Cin, Cout) += shift (Cin, nt) @ dy' (nt, Cout).
-          gemm(true, false, g.Cin, g.Cout, nt, T(1), xp + (r - r0 + i * g.dH) * L + j * g.dW,
-               xstride, dyp + (r + p.pHd - lo) * L + p.pWd, dstride, T(r == r0 ? 0 : 1),
-               dwt + k * g.Cout * g.Cin, g.Cin);
+          gemm(true, false, g.Cin, g.Cout, nt, T(1), xp.data() + (r - r0 + i * g.dH) * L + j * g.dW,
+               xstride, dyp.data() + (r + p.pHd - lo) * L + p.pWd, dstride, T(r == r0 ? 0 : 1),
+               dwt.data() + k * g.Cout * g.Cin, g.Cin);
         }
       }
       T* dst = p.parts > 1 ? partial.data() + item * WK : dw + b * WK;

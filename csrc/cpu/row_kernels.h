@@ -11,6 +11,15 @@
 
 namespace dyconv::cpu {
 
+// Each loop below is also compiled for AVX-512 and AVX2 + FMA, the version for
+// the CPU picked when the library loads (function multiversioning, x86-64 ELF):
+// the build's baseline is SSE2, half or a quarter of those vector widths.
+#if defined(__x86_64__) && defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+#define DYCONV_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DYCONV_SIMD_CLONES
+#endif
+
 using acc_t = double;  // statistics and reductions
 constexpr int64_t kBlock = 256;
 
@@ -43,7 +52,7 @@ void with_activation(Activation act, F&& f) {
 
 // Mean and sum of squared deviations of y[0:n] (two passes; y is in cache).
 template <typename T>
-void row_stats(const T* y, int64_t n, acc_t& mean, acc_t& m2) {
+DYCONV_SIMD_CLONES void row_stats(const T* y, int64_t n, acc_t& mean, acc_t& m2) {
   acc_t s = 0;
   for (int64_t b = 0; b < n; b += kBlock) {
     const int64_t e = std::min(n, b + kBlock);
@@ -69,14 +78,14 @@ void row_stats(const T* y, int64_t n, acc_t& mean, acc_t& m2) {
 
 // out = act(y * a + o)
 template <Activation A, typename T>
-void apply_row(const T* y, T* out, int64_t n, T a, T o) {
+DYCONV_SIMD_CLONES void apply_row(const T* y, T* out, int64_t n, T a, T o) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) out[i] = activate<A>(y[i] * a + o);
 }
 
 // With dz = g * act'(y * a + o): s1 += sum(dz), s2 += sum(dz * (y - m) * r).
 template <Activation A, typename T>
-void dz_sums(const T* g, const T* y, int64_t n, T a, T o, T m, T r, acc_t& s1, acc_t& s2) {
+DYCONV_SIMD_CLONES void dz_sums(const T* g, const T* y, int64_t n, T a, T o, T m, T r, acc_t& s1, acc_t& s2) {
   for (int64_t b = 0; b < n; b += kBlock) {
     const int64_t e = std::min(n, b + kBlock);
     T p1 = 0, p2 = 0;
@@ -93,7 +102,7 @@ void dz_sums(const T* g, const T* y, int64_t n, T a, T o, T m, T r, acc_t& s1, a
 
 // dst = c1 * g * act'(y * a + o) + c2 * y + c3: the conv-output gradient.
 template <Activation A, typename T>
-void dy_row(const T* g, const T* y, T* dst, int64_t n, T a, T o, T c1, T c2, T c3) {
+DYCONV_SIMD_CLONES void dy_row(const T* g, const T* y, T* dst, int64_t n, T a, T o, T c1, T c2, T c3) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) dst[i] = c1 * activate_backward<A>(y[i] * a + o, g[i]) + c2 * y[i] + c3;
 }

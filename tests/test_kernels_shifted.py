@@ -15,6 +15,8 @@ CASES = [
     (2, 8, 9, 14, 6, (5, 3), (1, 2), (2, 1)),  # padding below "same"
     (1, 4, 8, 9, 3, (3, 3), "valid", 2),
     (5, 4, 7, 30, 7, (1, 1), 0, 1),
+    # many row tiles, and the weight gradient's x padded in several chunks (the last one short)
+    (3, 48, 57, 120, 40, (3, 3), "same", 2),
 ]
 
 

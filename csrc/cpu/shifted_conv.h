@@ -176,7 +176,10 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
   std::vector<T> partial(dw && p.parts > 1 ? items * WK : 0);
   at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
     const int64_t dstride = skewed_stride<T>(Hpd * L);
-    const int64_t xstride = skewed_stride<T>((part_rows_max + p.haloH) * L);
+    // The weight gradient pads x a chunk of rows at a time (a chunk re-copies
+    // haloH rows of the one before): a smaller buffer where the halo is small.
+    const int64_t chunk = std::min(part_rows_max, (std::max(p.R, 4 * p.haloH) + p.R - 1) / p.R * p.R);
+    const int64_t xstride = skewed_stride<T>((chunk + p.haloH) * L);
     const int64_t ldt = skewed_stride<T>(p.R * L);
     Workspace<T> dyp(g.Cout * dstride), xp(dw ? g.Cin * xstride : 0);
     Workspace<T> tile(dx ? g.Cin * ldt : 0), taps(KK * g.Cout * g.Cin), dwt(dw ? WK : 0);
@@ -216,18 +219,21 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
       if (r0 >= r1) continue;
       // Weight gradient: reductions over tiles of output rows.
       const T* xb = x + b * g.Cin * g.H * g.W;
-      pad_rows(g.Cin, g.H, g.W, g.pH, g.pW, L, r0, r1 + p.haloH, xp.data(), xstride,
-               [&](int64_t c, int64_t row, T* d) {
-                 std::memcpy(d, xb + (c * g.H + row) * g.W, g.W * sizeof(T));
-               });
-      for (int64_t r = r0; r < r1; r += p.R) {
-        const int64_t rows = std::min(p.R, r1 - r), nt = (rows - 1) * L + g.Wout;
-        for (int64_t k = 0; k < KK; ++k) {
-          const int64_t i = k / g.kW, j = k % g.kW;
-          // Column-major dW_ij^T (Cin, Cout) += shift (Cin, nt) @ dy' (nt, Cout).
-          gemm(true, false, g.Cin, g.Cout, nt, T(1), xp.data() + (r - r0 + i * g.dH) * L + j * g.dW,
-               xstride, dyp.data() + (r + p.pHd - lo) * L + p.pWd, dstride, T(r == r0 ? 0 : 1),
-               dwt.data() + k * g.Cout * g.Cin, g.Cin);
+      for (int64_t c0 = r0; c0 < r1; c0 += chunk) {
+        const int64_t c1 = std::min(r1, c0 + chunk);
+        pad_rows(g.Cin, g.H, g.W, g.pH, g.pW, L, c0, c1 + p.haloH, xp.data(), xstride,
+                 [&](int64_t c, int64_t row, T* d) {
+                   std::memcpy(d, xb + (c * g.H + row) * g.W, g.W * sizeof(T));
+                 });
+        for (int64_t r = c0; r < c1; r += p.R) {
+          const int64_t rows = std::min(p.R, c1 - r), nt = (rows - 1) * L + g.Wout;
+          for (int64_t k = 0; k < KK; ++k) {
+            const int64_t i = k / g.kW, j = k % g.kW;
+            // Column-major dW_ij^T (Cin, Cout) += shift (Cin, nt) @ dy' (nt, Cout).
+            gemm(true, false, g.Cin, g.Cout, nt, T(1), xp.data() + (r - c0 + i * g.dH) * L + j * g.dW,
+                 xstride, dyp.data() + (r + p.pHd - lo) * L + p.pWd, dstride, T(r == r0 ? 0 : 1),
+                 dwt.data() + k * g.Cout * g.Cin, g.Cin);
+          }
         }
       }
       T* dst = p.parts > 1 ? partial.data() + item * WK : dw + b * WK;

@@ -8,14 +8,16 @@ once; the kernel's peak (VmHWM) is reset through /proc/self/clear_refs after
 the inputs exist, and the result is VmHWM minus the resident size then.
 CUDA: torch.cuda.max_memory_allocated above the allocation before the pass.
 
-Run as a script (the suite does, one subprocess per measurement); prints the
-peak in bytes as JSON.
+Run as a script (the suite does, one subprocess per measurement; by hand:
+`PYTHONPATH=. python benchmarks/peak_memory.py dyconv 16 96 96 4 40 248`); prints
+the peak in bytes as JSON.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -56,16 +58,21 @@ def _measure(contender_name, B, Cin, Cout, dilation, H, W, device):
     return (_status_kib("VmHWM") - base) * 1024
 
 
-def peak_memory(contender_name, p, device="cpu", timeout=600):
-    """Peak bytes of one forward + backward above the inputs, measured in a fresh process."""
+def peak_memory(contender_name, p, device="cpu", repeats=1, timeout=600):
+    """Peak bytes of one forward + backward above the inputs: the median over `repeats`
+    fresh processes. On CPU one measurement varies by a few MiB (huge pages are faulted
+    in 2 MiB units, and the threads' workspaces overlap more or less in time)."""
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     cmd = [sys.executable, str(Path(__file__).resolve()), contender_name,
            *map(str, (p.B, p.Cin, p.Cout, p.dilation, p.H, p.W)), "--device", device]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise RuntimeError(f"peak memory of {contender_name} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])["peak_bytes"]
+    peaks = []
+    for _ in range(repeats):
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"peak memory of {contender_name} failed:\n{done.stderr[-2000:]}")
+        peaks.append(json.loads(done.stdout.strip().splitlines()[-1])["peak_bytes"])
+    return statistics.median(peaks)
 
 
 def main(argv=None):

@@ -27,7 +27,7 @@ def test_layer(benchmark, checked, quick, layer, batch, pass_name, contender, de
         max_rel_err_vs_float64=err,
     )
     if pass_name == "fwd+bwd" and contender in MEMORY_CONTENDERS:
-        benchmark.extra_info["peak_mem_bytes"] = peak_memory(contender, p, device)
+        benchmark.extra_info["peak_mem_bytes"] = peak_memory(contender, p, device, repeats=1 if quick else 3)
     run = make_pass(c, make_inputs(p, device=device, shared_weight=c.shared_weight), d, pass_name,
                     sync_for(device))
     benchmark.pedantic(run, rounds=ROUNDS, warmup_rounds=1)

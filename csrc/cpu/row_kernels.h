@@ -12,9 +12,10 @@
 namespace dyconv::cpu {
 
 // Each loop below is also compiled for AVX-512 and AVX2 + FMA, the version for
-// the CPU picked when the library loads (function multiversioning, x86-64 ELF):
-// the build's baseline is SSE2, half or a quarter of those vector widths.
-#if defined(__x86_64__) && defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+// the CPU picked when the library loads (GCC function multiversioning, which
+// needs glibc's ifunc): the build's baseline is SSE2, a quarter or half of those
+// vector widths. Other compilers and C libraries build the baseline only.
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
 #define DYCONV_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define DYCONV_SIMD_CLONES

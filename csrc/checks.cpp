@@ -100,8 +100,4 @@ void check_norm_act_saved(const char* op, const ConvGeometry& g, Norm norm, cons
   check_like(op, "rstd", rstd, x, {g.B, G});
 }
 
-at::Tensor new_grad(bool wanted, const at::Tensor& x, c10::IntArrayRef sizes) {
-  return wanted ? at::empty(sizes, x.options()) : x.new_empty({0});
-}
-
 }  // namespace dyconv

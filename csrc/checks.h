@@ -46,8 +46,4 @@ void check_norm_act_saved(const char* op, const ConvGeometry& g, Norm norm, cons
                           const at::Tensor& grad_out, const at::Tensor& conv_out,
                           const at::Tensor& mean, const at::Tensor& rstd);
 
-// A gradient output of a backward op: uninitialised of `sizes` when wanted, else
-// a fresh empty tensor of shape (0,) (the outputs of an op must not alias).
-at::Tensor new_grad(bool wanted, const at::Tensor& x, c10::IntArrayRef sizes);
-
 }  // namespace dyconv

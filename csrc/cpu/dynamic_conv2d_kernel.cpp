@@ -7,7 +7,7 @@
 
 #include "checks.h"
 #include "cpu/conv.h"
-#include "cpu/huge_pages.h"
+#include "outputs.h"
 
 namespace dyconv::cpu {
 namespace {
@@ -17,7 +17,7 @@ at::Tensor dynamic_conv2d_cpu(const at::Tensor& x_in, const at::Tensor& weight_i
                               c10::IntArrayRef padding, c10::IntArrayRef dilation) {
   const ConvGeometry g =
       check_conv_inputs("dynamic_conv2d", x_in, weight_in, bias_in, stride, padding, dilation);
-  at::Tensor y = empty_output({g.B, g.Cout, g.Hout, g.Wout}, x_in.options());
+  at::Tensor y = new_output(x_in, {g.B, g.Cout, g.Hout, g.Wout});
   if (g.B == 0) return y;
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
   const bool has_bias = bias_in.has_value() && bias_in->defined();
@@ -46,9 +46,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
   const char* op = "dynamic_conv2d_backward";
   const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
   check_like(op, "grad_out", grad_out, x_in, {g.B, g.Cout, g.Hout, g.Wout});
-  at::Tensor dx = advise_huge_pages(new_grad(mask[0], x_in, {g.B, g.Cin, g.H, g.W}));
-  at::Tensor dw = new_grad(mask[1], x_in, {g.B, g.Cout, g.Cin, g.kH, g.kW});
-  at::Tensor db = mask[2] ? grad_out.sum({2, 3}) : new_grad(false, x_in, {});
+  auto [dx, dw, db] = new_conv_grads(g, x_in, mask);
+  if (mask[2]) at::sum_out(db, grad_out, {2, 3});
   if (g.B == 0 || !(mask[0] || mask[1])) return {dx, dw, db};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), dy = grad_out.contiguous();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv2d_backward_cpu", [&] {

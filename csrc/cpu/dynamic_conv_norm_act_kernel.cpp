@@ -20,8 +20,8 @@
 
 #include "checks.h"
 #include "cpu/conv.h"
-#include "cpu/huge_pages.h"
 #include "cpu/row_kernels.h"
+#include "outputs.h"
 
 namespace dyconv::cpu {
 namespace {
@@ -59,10 +59,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
   const auto [norm, act] = check_norm_act_inputs(op, g, x_in, scale_in, shift_in, norm_s, act_s);
   TORCH_CHECK(eps > 0, op, ": eps must be > 0, got ", eps);
-  const int64_t G = stat_groups(norm, g.Cout);
-  at::Tensor y = empty_output({g.B, g.Cout, g.Hout, g.Wout}, x_in.options());
-  at::Tensor out = empty_output(y.sizes(), x_in.options());
-  at::Tensor mean = at::empty({g.B, G}, x_in.options()), rstd = at::empty({g.B, G}, x_in.options());
+  auto [out, y, mean, rstd] = new_norm_act_outputs(g, norm, x_in);
   if (g.B == 0) return {out, y, mean, rstd};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
   const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();
@@ -125,10 +122,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
   const auto [norm, act] = check_norm_act_inputs(op, g, x_in, scale_in, shift_in, norm_s, act_s);
   check_norm_act_saved(op, g, norm, x_in, grad_out, y_in, mean_in, rstd_in);
-  at::Tensor dx = advise_huge_pages(new_grad(mask[0], x_in, {g.B, g.Cin, g.H, g.W}));
-  at::Tensor dw = new_grad(mask[1], x_in, {g.B, g.Cout, g.Cin, g.kH, g.kW});
-  at::Tensor dscale = new_grad(mask[2], x_in, {g.B, g.Cout});
-  at::Tensor dshift = new_grad(mask[3], x_in, {g.B, g.Cout});
+  auto [dx, dw, dscale, dshift] = new_norm_act_grads(g, x_in, mask);
   if (g.B == 0 || !(mask[0] || mask[1] || mask[2] || mask[3])) return {dx, dw, dscale, dshift};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), y = y_in.contiguous();
   const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();

@@ -1,12 +1,12 @@
 // Per-call scratch arrays, not zero-filled (std::vector value-initialises its
 // elements: a full pass over megabytes of workspace on every call) and, when
-// large, backed by huge pages (cpu/huge_pages.h).
+// large, backed by huge pages (huge_pages.h).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 
-#include "cpu/huge_pages.h"
+#include "huge_pages.h"
 
 namespace dyconv::cpu {
 

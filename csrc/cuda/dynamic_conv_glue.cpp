@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "checks.h"
+#include "outputs.h"
 #include "cuda/launchers.h"
 
 namespace dyconv::cuda {
@@ -67,7 +68,7 @@ at::Tensor dynamic_conv2d_cuda(const at::Tensor& x_in, const at::Tensor& weight_
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
-  at::Tensor y = at::empty({g.B, g.Cout, g.Hout, g.Wout}, x_in.options());
+  at::Tensor y = new_output(x_in, {g.B, g.Cout, g.Hout, g.Wout});
   if (g.B == 0) return y;
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
   const bool has_bias = bias_in.has_value() && bias_in->defined();
@@ -88,9 +89,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cuda(
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
-  at::Tensor dx = new_grad(mask[0], x_in, {g.B, g.Cin, g.H, g.W});
-  at::Tensor dw = new_grad(mask[1], x_in, {g.B, g.Cout, g.Cin, g.kH, g.kW});
-  at::Tensor db = new_grad(mask[2], x_in, {g.B, g.Cout});
+  auto [dx, dw, db] = new_conv_grads(g, x_in, mask);
   if (g.B == 0 || !(mask[0] || mask[1] || mask[2])) return {dx, dw, db};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), dy = grad_out.contiguous();
   const at::Tensor ws = workspace(x, conv_backward_workspace_bytes(dt, d));
@@ -113,9 +112,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const int64_t G = stat_groups(norm, g.Cout);
-  at::Tensor y = at::empty({g.B, g.Cout, g.Hout, g.Wout}, x_in.options());
-  at::Tensor out = at::empty_like(y);
-  at::Tensor mean = at::empty({g.B, G}, x_in.options()), rstd = at::empty({g.B, G}, x_in.options());
+  auto [out, y, mean, rstd] = new_norm_act_outputs(g, norm, x_in);
   if (g.B == 0) return {out, y, mean, rstd};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
   const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();
@@ -141,10 +138,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
-  at::Tensor dx = new_grad(mask[0], x_in, {g.B, g.Cin, g.H, g.W});
-  at::Tensor dw = new_grad(mask[1], x_in, {g.B, g.Cout, g.Cin, g.kH, g.kW});
-  at::Tensor dscale = new_grad(mask[2], x_in, {g.B, g.Cout});
-  at::Tensor dshift = new_grad(mask[3], x_in, {g.B, g.Cout});
+  auto [dx, dw, dscale, dshift] = new_norm_act_grads(g, x_in, mask);
   if (g.B == 0 || !(mask[0] || mask[1] || mask[2] || mask[3])) return {dx, dw, dscale, dshift};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), y = y_in.contiguous();
   const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();

@@ -1,11 +1,10 @@
-// Large CPU buffers backed by transparent huge pages. Under the common kernel
-// setting (THP "madvise") anonymous memory gets 4 KiB pages unless asked, and
+// Large host buffers (CPU op outputs and workspaces) backed by transparent huge
+// pages. Under the common kernel setting (THP "madvise") anonymous memory gets
+// 4 KiB pages unless asked, and
 // the first touch of one paper-layer activation (58 MiB at batch 16) then costs
 // ~15k page faults: ~15% of the fused op's forward + backward time measured
 // here. torch does the same for all its allocations under THP_MEM_ALLOC_ENABLE=1.
 #pragma once
-
-#include <ATen/ATen.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +13,7 @@
 #include <sys/mman.h>
 #endif
 
-namespace dyconv::cpu {
+namespace dyconv {
 
 // Advises the kernel to back the 2 MiB-aligned interior of [p, p + bytes) (not
 // yet touched) with huge pages. Advice only: failure changes nothing but speed.
@@ -28,13 +27,4 @@ inline void advise_huge_pages(void* p, size_t bytes) {
 #endif
 }
 
-inline at::Tensor advise_huge_pages(at::Tensor t) {
-  if (t.defined()) advise_huge_pages(t.data_ptr(), t.nbytes());
-  return t;
-}
-
-inline at::Tensor empty_output(c10::IntArrayRef sizes, const at::TensorOptions& options) {
-  return advise_huge_pages(at::empty(sizes, options));
-}
-
-}  // namespace dyconv::cpu
+}  // namespace dyconv

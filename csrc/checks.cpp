@@ -68,6 +68,8 @@ void check_like(const char* op, const char* name, const at::Tensor& t, const at:
               t.sizes());
 }
 
+namespace {
+
 std::pair<Norm, Activation> check_norm_act_inputs(
     const char* op, const ConvGeometry& g, const at::Tensor& x, const at::Tensor& scale,
     const at::Tensor& shift, std::string_view norm, std::string_view activation) {
@@ -86,10 +88,6 @@ std::pair<Norm, Activation> check_norm_act_inputs(
   return {n, a};
 }
 
-int64_t stat_groups(Norm norm, int64_t Cout) {
-  return norm == Norm::Layer ? 1 : norm == Norm::Instance ? Cout : 0;
-}
-
 void check_norm_act_saved(const char* op, const ConvGeometry& g, Norm norm, const at::Tensor& x,
                           const at::Tensor& grad_out, const at::Tensor& conv_out,
                           const at::Tensor& mean, const at::Tensor& rstd) {
@@ -98,6 +96,45 @@ void check_norm_act_saved(const char* op, const ConvGeometry& g, Norm norm, cons
   check_like(op, "conv_out", conv_out, x, {g.B, g.Cout, g.Hout, g.Wout});
   check_like(op, "mean", mean, x, {g.B, G});
   check_like(op, "rstd", rstd, x, {g.B, G});
+}
+
+}  // namespace
+
+int64_t stat_groups(Norm norm, int64_t Cout) {
+  return norm == Norm::Layer ? 1 : norm == Norm::Instance ? Cout : 0;
+}
+
+ConvGeometry check_conv_backward(const at::Tensor& grad_out, const at::Tensor& x,
+                                 const at::Tensor& weight, c10::IntArrayRef stride,
+                                 c10::IntArrayRef padding, c10::IntArrayRef dilation) {
+  const char* op = "dynamic_conv2d_backward";
+  const ConvGeometry g = check_conv_inputs(op, x, weight, std::nullopt, stride, padding, dilation);
+  check_like(op, "grad_out", grad_out, x, {g.B, g.Cout, g.Hout, g.Wout});
+  return g;
+}
+
+NormActProblem check_norm_act_forward(
+    const at::Tensor& x, const at::Tensor& weight, const at::Tensor& scale, const at::Tensor& shift,
+    c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
+    std::string_view norm, std::string_view activation, double eps) {
+  const char* op = "dynamic_conv_norm_act";
+  const ConvGeometry g = check_conv_inputs(op, x, weight, std::nullopt, stride, padding, dilation);
+  const auto [n, a] = check_norm_act_inputs(op, g, x, scale, shift, norm, activation);
+  TORCH_CHECK(eps > 0, op, ": eps must be > 0, got ", eps);
+  return {g, n, a};
+}
+
+NormActProblem check_norm_act_backward(
+    const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& weight,
+    const at::Tensor& scale, const at::Tensor& shift, const at::Tensor& conv_out,
+    const at::Tensor& mean, const at::Tensor& rstd, c10::IntArrayRef stride,
+    c10::IntArrayRef padding, c10::IntArrayRef dilation, std::string_view norm,
+    std::string_view activation) {
+  const char* op = "dynamic_conv_norm_act_backward";
+  const ConvGeometry g = check_conv_inputs(op, x, weight, std::nullopt, stride, padding, dilation);
+  const auto [n, a] = check_norm_act_inputs(op, g, x, scale, shift, norm, activation);
+  check_norm_act_saved(op, g, n, x, grad_out, conv_out, mean, rstd);
+  return {g, n, a};
 }
 
 }  // namespace dyconv

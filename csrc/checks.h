@@ -28,10 +28,6 @@ ConvGeometry check_conv_inputs(
     const std::optional<at::Tensor>& bias, c10::IntArrayRef stride,
     c10::IntArrayRef padding, c10::IntArrayRef dilation);
 
-// Checks scale/shift against the geometry and returns the parsed options.
-std::pair<Norm, Activation> check_norm_act_inputs(
-    const char* op, const ConvGeometry& g, const at::Tensor& x, const at::Tensor& scale,
-    const at::Tensor& shift, std::string_view norm, std::string_view activation);
 
 // Width of the statistics tensors (mean, rstd) for a norm: 1, Cout or 0.
 int64_t stat_groups(Norm norm, int64_t Cout);
@@ -40,10 +36,28 @@ int64_t stat_groups(Norm norm, int64_t Cout);
 void check_like(const char* op, const char* name, const at::Tensor& t, const at::Tensor& x,
                 c10::IntArrayRef shape);
 
-// Checks what dynamic_conv_norm_act_backward gets besides the forward inputs:
-// grad_out and conv_out (B, Cout, Hout, Wout), mean and rstd (B, stat_groups).
-void check_norm_act_saved(const char* op, const ConvGeometry& g, Norm norm, const at::Tensor& x,
-                          const at::Tensor& grad_out, const at::Tensor& conv_out,
-                          const at::Tensor& mean, const at::Tensor& rstd);
+// All arguments of one op, checked once for the CPU and CUDA kernels alike.
+ConvGeometry check_conv_backward(const at::Tensor& grad_out, const at::Tensor& x,
+                                 const at::Tensor& weight, c10::IntArrayRef stride,
+                                 c10::IntArrayRef padding, c10::IntArrayRef dilation);
+
+struct NormActProblem {
+  ConvGeometry g;
+  Norm norm;
+  Activation act;
+};
+
+NormActProblem check_norm_act_forward(
+    const at::Tensor& x, const at::Tensor& weight, const at::Tensor& scale, const at::Tensor& shift,
+    c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
+    std::string_view norm, std::string_view activation, double eps);
+
+// The backward also gets grad_out and conv_out (B, Cout, Hout, Wout), mean and rstd (B, stat_groups).
+NormActProblem check_norm_act_backward(
+    const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& weight,
+    const at::Tensor& scale, const at::Tensor& shift, const at::Tensor& conv_out,
+    const at::Tensor& mean, const at::Tensor& rstd, c10::IntArrayRef stride,
+    c10::IntArrayRef padding, c10::IntArrayRef dilation, std::string_view norm,
+    std::string_view activation);
 
 }  // namespace dyconv

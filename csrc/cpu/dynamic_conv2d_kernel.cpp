@@ -43,9 +43,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
     const at::Tensor& grad_out, const at::Tensor& x_in, const at::Tensor& weight_in,
     c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
     std::array<bool, 3> mask) {
-  const char* op = "dynamic_conv2d_backward";
-  const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
-  check_like(op, "grad_out", grad_out, x_in, {g.B, g.Cout, g.Hout, g.Wout});
+  const ConvGeometry g = check_conv_backward(grad_out, x_in, weight_in, stride, padding, dilation);
   auto [dx, dw, db] = new_conv_grads(g, x_in, mask);
   if (mask[2]) at::sum_out(db, grad_out, {2, 3});
   if (g.B == 0 || !(mask[0] || mask[1])) return {dx, dw, db};

@@ -55,10 +55,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     const at::Tensor& x_in, const at::Tensor& weight_in, const at::Tensor& scale_in,
     const at::Tensor& shift_in, c10::IntArrayRef stride, c10::IntArrayRef padding,
     c10::IntArrayRef dilation, c10::string_view norm_s, c10::string_view act_s, double eps) {
-  const char* op = "dynamic_conv_norm_act";
-  const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
-  const auto [norm, act] = check_norm_act_inputs(op, g, x_in, scale_in, shift_in, norm_s, act_s);
-  TORCH_CHECK(eps > 0, op, ": eps must be > 0, got ", eps);
+  const auto [g, norm, act] = check_norm_act_forward(x_in, weight_in, scale_in, shift_in, stride,
+                                                     padding, dilation, norm_s, act_s, eps);
   auto [out, y, mean, rstd] = new_norm_act_outputs(g, norm, x_in);
   if (g.B == 0) return {out, y, mean, rstd};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
@@ -118,10 +116,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     const at::Tensor& mean_in, const at::Tensor& rstd_in, c10::IntArrayRef stride,
     c10::IntArrayRef padding, c10::IntArrayRef dilation, c10::string_view norm_s,
     c10::string_view act_s, std::array<bool, 4> mask) {
-  const char* op = "dynamic_conv_norm_act_backward";
-  const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
-  const auto [norm, act] = check_norm_act_inputs(op, g, x_in, scale_in, shift_in, norm_s, act_s);
-  check_norm_act_saved(op, g, norm, x_in, grad_out, y_in, mean_in, rstd_in);
+  const auto [g, norm, act] = check_norm_act_backward(grad_out, x_in, weight_in, scale_in, shift_in, y_in,
+                                                      mean_in, rstd_in, stride, padding, dilation,
+                                                      norm_s, act_s);
   auto [dx, dw, dscale, dshift] = new_norm_act_grads(g, x_in, mask);
   if (g.B == 0 || !(mask[0] || mask[1] || mask[2] || mask[3])) return {dx, dw, dscale, dshift};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), y = y_in.contiguous();

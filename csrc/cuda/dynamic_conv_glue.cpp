@@ -84,8 +84,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cuda(
     c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
     std::array<bool, 3> mask) {
   const char* op = "dynamic_conv2d_backward";
-  const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
-  check_like(op, "grad_out", grad_out, x_in, {g.B, g.Cout, g.Hout, g.Wout});
+  const ConvGeometry g = check_conv_backward(grad_out, x_in, weight_in, stride, padding, dilation);
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
@@ -105,9 +104,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     const at::Tensor& shift_in, c10::IntArrayRef stride, c10::IntArrayRef padding,
     c10::IntArrayRef dilation, c10::string_view norm_s, c10::string_view act_s, double eps) {
   const char* op = "dynamic_conv_norm_act";
-  const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
-  const auto [norm, act] = check_norm_act_inputs(op, g, x_in, scale_in, shift_in, norm_s, act_s);
-  TORCH_CHECK(eps > 0, op, ": eps must be > 0, got ", eps);
+  const auto [g, norm, act] = check_norm_act_forward(x_in, weight_in, scale_in, shift_in, stride,
+                                                     padding, dilation, norm_s, act_s, eps);
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
@@ -132,9 +130,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     c10::IntArrayRef padding, c10::IntArrayRef dilation, c10::string_view norm_s,
     c10::string_view act_s, std::array<bool, 4> mask) {
   const char* op = "dynamic_conv_norm_act_backward";
-  const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, std::nullopt, stride, padding, dilation);
-  const auto [norm, act] = check_norm_act_inputs(op, g, x_in, scale_in, shift_in, norm_s, act_s);
-  check_norm_act_saved(op, g, norm, x_in, grad_out, y_in, mean_in, rstd_in);
+  const auto [g, norm, act] = check_norm_act_backward(grad_out, x_in, weight_in, scale_in, shift_in, y_in,
+                                                      mean_in, rstd_in, stride, padding, dilation,
+                                                      norm_s, act_s);
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());

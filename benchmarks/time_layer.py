@@ -1,7 +1,7 @@
 """Forward and forward + backward time of the fused op on one layer, without pytest:
 quick A/B runs of a kernel change, and a loop long enough to profile (`perf record`).
 
-Example: PYTHONPATH=. python benchmarks/time_layer.py --batch 16 --repeats 8
+Example (repository root): python -m benchmarks.time_layer --batch 16 --repeats 8
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 import torch
 
-import dyconv
+from benchmarks.contenders import Problem, make_inputs, run_dyconv
 
 
 def main(argv=None):
@@ -23,22 +23,14 @@ def main(argv=None):
     ap.add_argument("--forward-only", action="store_true", help="time the forward pass alone")
     a = ap.parse_args(argv)
 
-    g = torch.Generator().manual_seed(0)
-    B, C = a.batch, a.channels
-    x = torch.randn(B, C, 40, a.frames, generator=g).requires_grad_()
-    w = (torch.randn(B, C, C, 3, 3, generator=g) * 0.03).requires_grad_()
-    scale = torch.rand(B, C, generator=g).add(0.5).requires_grad_()
-    shift = torch.randn(B, C, generator=g).requires_grad_()
-    grad_out = torch.randn(B, C, 40, a.frames, generator=g)
-    inputs = (x, w, scale, shift)
-
-    def forward():
-        return dyconv.dynamic_conv_norm_act(*inputs, padding="same", dilation=a.dilation)
+    p = Problem(a.batch, a.channels, a.channels, a.dilation, W=a.frames)
+    inputs = make_inputs(p)
+    grad_out = torch.randn(p.B, p.Cout, p.H, p.W, generator=torch.Generator().manual_seed(1))
 
     fwd, total = [], []
     for i in range(a.repeats + 2):
         t0 = time.perf_counter()
-        out = forward()
+        out = run_dyconv(*inputs, p.dilation)
         t1 = time.perf_counter()
         if not a.forward_only:
             torch.autograd.grad(out, inputs, grad_out)
@@ -46,8 +38,8 @@ def main(argv=None):
         if i >= 2:
             fwd.append(t1 - t0)
             total.append(t2 - t0)
-    flops = 2 * B * C * C * 9 * 40 * a.frames
-    print(f"{B}x{C}->{C} d{a.dilation} 40x{a.frames}, {torch.get_num_threads()} threads, min of {a.repeats}:")
+    flops = p.conv_flops
+    print(f"{p.label()}, {torch.get_num_threads()} threads, min of {a.repeats}:")
     print(f"  forward          {min(fwd) * 1e3:8.1f} ms  {flops / min(fwd) / 1e9:6.0f} GFLOP/s")
     if not a.forward_only:
         bwd = min(total) - min(fwd)

@@ -1,6 +1,6 @@
 """Run by test_train_ddp.py under ``torch.distributed.run``: one training step with DDP, then each rank saves
-its weights to ``<out>/rank<r>.pt`` for the test to compare, and ``<out>/closed<r>`` once its process group is
-closed (all that is left is the interpreter's exit)."""
+its weights to ``<out>/rank<r>.pt`` for the test to compare."""
+import os
 import sys
 from pathlib import Path
 
@@ -21,4 +21,9 @@ train_stage("tiny", model, list(model.parameters()), tiny_data(8, seed=1), tiny_
             out / "stage.pt", ctx)  # 8 clips, 4 per process: one optimizer step
 torch.save(model.state_dict(), out / f"rank{d.rank}.pt")
 d.close()
-(out / f"closed{d.rank}").touch()
+# Leave without the interpreter's teardown, which this worker does not need (all the test reads is on
+# disk): in one full CI run a rank aborted with "terminate called without an active exception", most
+# likely in that teardown (not reproduced in 65 runs alone).
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(0)

@@ -2,8 +2,11 @@
 
 Every kernel file (csrc/cuda/*.cu) is compiled for sm_80 and sm_90 with the
 flags of the real build (setup.py's nvcc flags plus torch's common nvcc
-flags); ptxas's register/spill report (-Xptxas -v) is printed as a table (see
-it with ``pytest -s`` or in the test log). Any nvcc error fails the test.
+flags). Any nvcc error fails the test, and so does any kernel that spills
+registers, declares more than 48 KiB of static shared memory or cannot fit one
+block on an SM (ptxas's -Xptxas -v report, tests/ptxas_report.py). Each
+kernel's registers, shared memory and theoretical occupancy on an H100 are
+printed as a table (see it with ``pytest -s`` or in the test log).
 The torch glue (dynamic_conv_glue.cpp) is syntax-checked against the real
 ATen/c10 headers plus stand-ins for the three torch CUDA headers a CPU build
 of torch lacks (tests/cuda_glue_stubs/). Skipped when nvcc is not installed.
@@ -20,6 +23,8 @@ from pathlib import Path
 import pytest
 from torch.utils.cpp_extension import COMMON_NVCC_FLAGS, include_paths
 
+import ptxas_report
+
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = sorted((ROOT / "csrc" / "cuda").glob("*.cu"))
 ARCHS = ("80", "90")
@@ -30,39 +35,6 @@ NVCC = shutil.which("nvcc") or (
     os.path.join(os.environ["CUDA_HOME"], "bin", "nvcc") if os.environ.get("CUDA_HOME") else None)
 pytestmark = pytest.mark.skipif(NVCC is None or not os.path.exists(NVCC),
                                 reason="nvcc not found (install the CUDA toolkit or set CUDA_HOME)")
-
-ENTRY = re.compile(r"ptxas info\s*: Compiling entry function '(\S+)' for '(sm_\d+)'")
-USAGE = re.compile(r"Used (\d+) registers")
-SPILL = re.compile(r"(\d+) bytes spill stores, (\d+) bytes spill loads")
-
-
-def demangle(names):
-    cxxfilt = shutil.which("c++filt")
-    if not cxxfilt or not names:
-        return names
-    out = subprocess.run([cxxfilt], input="\n".join(names), capture_output=True, text=True).stdout
-    short = []
-    for full in out.splitlines():
-        # dyconv::cuda::conv_forward_kernel<float>(...) -> conv_forward_kernel<float>
-        full = full.split("(")[0].replace("dyconv::cuda::", "").removeprefix("void ")
-        short.append(full.replace("__nv_bfloat16", "bf16").replace("__half", "half"))
-    return short
-
-
-def ptxas_report(log: str):
-    """(kernel, arch, registers, spill stores, spill loads) for each entry function."""
-    rows, current = [], None
-    for line in log.splitlines():
-        if m := ENTRY.search(line):
-            current = [m.group(1), m.group(2), None, None, None]
-        elif current and (m := SPILL.search(line)):
-            current[3:5] = int(m.group(1)), int(m.group(2))
-        elif current and (m := USAGE.search(line)):
-            current[2] = int(m.group(1))
-            rows.append(tuple(current))
-            current = None
-    names = demangle([r[0] for r in rows])
-    return [(n, *r[1:]) for n, r in zip(names, rows)]
 
 
 def compile_kernel(src: Path, out_dir: Path):
@@ -78,17 +50,18 @@ def test_kernels_compile_for_sm80_and_sm90(tmp_path):
         results = list(pool.map(lambda s: compile_kernel(s, tmp_path), KERNELS))
     failures = [f"{' '.join(cmd)}\n{done.stderr}" for _, cmd, done in results if done.returncode]
     assert not failures, "nvcc failed:\n" + "\n".join(failures)
-    print("\nptxas register/spill report (-Xptxas -v):")
-    print(f"{'kernel':<48} {'arch':<6} {'regs':>5} {'spill st':>9} {'spill ld':>9}  file")
-    total = 0
+    rows = []
     for src, _, done in results:
-        rows = ptxas_report(done.stdout + done.stderr)
-        assert rows, f"no ptxas report for {src.name}"
-        for name, arch, regs, st, ld in sorted(rows):
-            print(f"{name:<48} {arch:<6} {regs:>5} {st:>9} {ld:>9}  {src.name}")
-        total += len(rows)
+        found = ptxas_report.parse(done.stdout + done.stderr)
+        assert found, f"no ptxas report for {src.name}"
+        rows += found
+    rows = ptxas_report.demangle(rows)
     # every kernel file builds its kernels for both architectures
-    assert total % len(ARCHS) == 0
+    assert len(rows) % len(ARCHS) == 0 and {r.arch for r in rows} == {f"sm_{a}" for a in ARCHS}
+    threads = ptxas_report.kernel_threads(ROOT / "csrc" / "cuda" / "common.cuh")
+    print("\n" + ptxas_report.table(rows, threads))
+    problems = ptxas_report.problems(rows, threads)
+    assert not problems, "kernel resources a GPU rejects or pays for:\n" + "\n".join(problems)
 
 
 def nvcc_includes():

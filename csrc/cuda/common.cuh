@@ -4,8 +4,8 @@
 // The kernel sources compile either with nvcc or, with DYCONV_CUDA_EMULATION
 // defined, as host C++ against emulation/cuda_emulator.h (the CPU block
 // emulator used in CI). They therefore use only what the emulator provides:
-// threadIdx/blockIdx/blockDim/gridDim, __shared__, __syncthreads(), the
-// half/bfloat16 conversions below and launch_kernel.
+// threadIdx/blockIdx/blockDim/gridDim, DYCONV_SHARED (below; not a raw
+// __shared__), __syncthreads(), the half/bfloat16 conversions below and launch_kernel.
 #pragma once
 
 #include "cuda/launchers.h"
@@ -21,6 +21,15 @@
 
 #include <cmath>
 #include <cstdint>
+
+// A static shared-memory array of the block: DYCONV_SHARED(float, tile, [16][65]);
+// declares `__shared__ float tile[16][65];` on the GPU, and in the emulation a
+// reference to a per-block heap array of that type (ASan checks its bounds).
+#if defined(DYCONV_CUDA_EMULATION)
+#define DYCONV_SHARED(T, name, dims) DYCONV_EMU_SHARED(T, name, dims)
+#else
+#define DYCONV_SHARED(T, name, dims) __shared__ T name dims
+#endif
 
 namespace dyconv::cuda {
 

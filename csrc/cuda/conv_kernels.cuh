@@ -30,8 +30,8 @@ inline int forward_pixel_tiles(const ConvDims& d) { return int(ceil_div(conv_n(d
 template <typename Acc>
 __device__ void tile_statistics(const Acc (&v)[TM][TN], int b, int m0, int n0, int Cout, int N,
                                 Acc* partial) {
-  __shared__ Acc red[BM][TX + 1];
-  __shared__ Acc tile_mean[BM];
+  DYCONV_SHARED(Acc, red, [BM][TX + 1]);
+  DYCONV_SHARED(Acc, tile_mean, [BM]);
   const int tid = int(threadIdx.x), tx = tile_tx(), ty = tile_ty();
   const int count = N - n0 < BN ? N - n0 : BN;
   for (int i = 0; i < TM; ++i) {

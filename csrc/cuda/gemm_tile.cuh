@@ -47,8 +47,8 @@ __device__ __forceinline__ int slot_k(int tid, int r) {
 template <typename Problem, typename Acc>
 __device__ __forceinline__ void gemm_tile(const Problem& p, int m0, int n0, int k_begin, int k_end,
                                           Acc (&acc)[TM][TN]) {
-  __shared__ Acc As[BK][BM + 1];  // +1: conflict-free transposed stores
-  __shared__ Acc Bs[BK][BN + 1];
+  DYCONV_SHARED(Acc, As, [BK][BM + 1]);  // +1: conflict-free transposed stores
+  DYCONV_SHARED(Acc, Bs, [BK][BN + 1]);
   const int tid = int(threadIdx.x), tx = tile_tx(), ty = tile_ty();
 
   typename Problem::ACtx actx[kLoads];

@@ -36,7 +36,9 @@ __global__ void __launch_bounds__(kThreads)
 stats_finish_kernel(int Cout, int N, int tiles, int tile_pixels, NormKind norm, double eps,
                     const acc_of<T>* partial, T* mean, T* rstd) {
   using Acc = acc_of<T>;
-  __shared__ Acc sn[kThreads], sm[kThreads], sq[kThreads];
+  DYCONV_SHARED(Acc, sn, [kThreads]);
+  DYCONV_SHARED(Acc, sm, [kThreads]);
+  DYCONV_SHARED(Acc, sq, [kThreads]);
   const int g = int(blockIdx.x), b = int(blockIdx.y), G = int(gridDim.x), tid = int(threadIdx.x);
   const bool layer = norm == NormKind::Layer;
   const int items = layer ? tiles * Cout : tiles;
@@ -99,7 +101,8 @@ norm_act_kernel(long long size, int Cout, int N, NormKind norm, ActKind act, con
 // Sum over the threads of a block of two values; the result is valid in thread 0.
 template <typename Acc>
 __device__ void block_sum2(Acc& s1, Acc& s2) {
-  __shared__ Acc r1[kThreads], r2[kThreads];
+  DYCONV_SHARED(Acc, r1, [kThreads]);
+  DYCONV_SHARED(Acc, r2, [kThreads]);
   const int tid = int(threadIdx.x);
   r1[tid] = s1, r2[tid] = s2;
   __syncthreads();
@@ -162,7 +165,7 @@ norm_coef_kernel(int Cout, int N, NormKind norm, const T* scale, const T* shift,
     }
     block_sum2(t1, t2);
   }
-  __shared__ Acc layer_sums[2];
+  DYCONV_SHARED(Acc, layer_sums, [2]);
   if (threadIdx.x == 0) layer_sums[0] = t1, layer_sums[1] = t2;
   __syncthreads();
   for (int c = int(threadIdx.x); c < Cout; c += kThreads) {

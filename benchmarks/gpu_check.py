@@ -11,8 +11,8 @@ so the whole run ends inside 8 minutes):
 
   environment  nvidia-smi; torch, CUDA and the GPU's compute capability
   install      pip install --no-build-isolation --no-deps --no-index -e . for that one
-               arch (TORCH_CUDA_ARCH_LIST), after installing pytest/ninja from --wheels
-               when they are missing; then dyconv.cuda_available()
+               arch (TORCH_CUDA_ARCH_LIST), after installing setuptools, ninja and pytest
+               from --wheels when they are missing; then dyconv.cuda_available()
   pytest       pytest -m cuda tests/test_cuda_gpu.py
   memcheck     a few of those tests under compute-sanitizer --tool memcheck
   racecheck    the same under --tool racecheck
@@ -122,8 +122,9 @@ def collect_cells(cells: list, command_for, limit_s: float, log: Path, env=None,
             finished[started[-1]] = None
         pending = [c for c in pending if c not in finished]
         if outcome.status == "ok" or not started:  # done, or the child cannot even start
-            results += [dict(parse_cell(c), error=f"not run: {outcome.note or 'child ended early'}")
-                        for c in pending]
+            said = [ln for ln in lines[1:] if ln.strip() and not ln.startswith(("START ", "RESULT "))]
+            why = "; ".join(x for x in (outcome.note or "child ended early", said[-1] if said else "") if x)
+            results += [dict(parse_cell(c), error=f"not run: {why}") for c in pending]
             break
     errors = sum("error" in r for r in results)
     status = "ok" if results and not errors else ("failed" if results else outcome.status)
@@ -162,7 +163,7 @@ def plan(args) -> list[str]:
              "what is left after promising the later stages their minimum):"]
     cmds = dict(
         environment=[["nvidia-smi"], [PY, "-c", "<torch / CUDA / device probe>"]],
-        install=([[PY, "-m", "pip", "install", "--no-index", "--find-links", str(args.wheels), "<pytest, ninja if missing>"]]
+        install=([[PY, "-m", "pip", "install", "--no-index", "--find-links", str(args.wheels), "<setuptools, ninja, pytest: those missing>"]]
                  if args.wheels else []) + [["TORCH_CUDA_ARCH_LIST=<the GPU's>", *install_command()]],
         pytest=[[PY, "-m", "pytest", "-m", "cuda", "tests/test_cuda_gpu.py", *PYTEST_ARGS]],
         memcheck=[sanitizer_command("memcheck", cs, True)],
@@ -178,7 +179,7 @@ def plan(args) -> list[str]:
 
 
 def importable(module: str, env=None) -> bool:
-    done = subprocess.run([PY, "-c", f"import {module}"], capture_output=True, env=env, cwd=ROOT)
+    done = subprocess.run([PY, "-c", f"import {module}"], capture_output=True, env=env, cwd=ROOT, timeout=60)
     return done.returncode == 0
 
 
@@ -201,7 +202,8 @@ def last_line(path: Path, words=("passed", "failed", "error", "skipped", "no tes
 
 def real_run(args, out: Path, results: dict) -> int:
     budget = stage.Budget(args.budget)
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               PATH=os.path.dirname(PY) + os.pathsep + os.environ.get("PATH", ""))  # pip-installed ninja
     meta, stages, summaries = results["meta"], results["stages"], results["summaries"]
 
     def record(o: stage.Outcome):
@@ -211,18 +213,23 @@ def real_run(args, out: Path, results: dict) -> int:
 
     # environment
     log = out / FILES["environment"]
-    record(stage.run("environment", ["nvidia-smi"], budget.limit(20, reserve_after("environment")), log, env=env))
+    record(stage.run("environment", ["nvidia-smi"], budget.limit(20, 0), log, env=env))
     probe = probe_torch(log, env)
     meta.update(torch=probe.get("torch"), device=probe.get("device"), cuda=probe.get("cuda"))
     cap = probe.get("capability")
     meta["arch_list"] = f"{cap[0]}.{cap[1]}" if cap else None
+    if not cap:
+        for name in ORDER[1:]:
+            record(stage.Outcome(name, "skipped", 0.0, 0.0, note="torch sees no CUDA device (environment.txt)"))
+        return 1
 
     # install
     log = out / FILES["install"]
     log.write_text("")
     have_pytest = importable("pytest", env)
     if args.wheels:
-        missing = [m for m in ("pytest", "ninja") if not importable(m, env)]
+        missing = [m for m in ("setuptools", "pytest") if not importable(m, env)]
+        missing += [] if shutil.which("ninja", path=env["PATH"]) else ["ninja"]
         if missing:
             stage.run("install", [PY, "-m", "pip", "install", "--no-index", "--find-links", str(args.wheels),
                                   *missing], budget.limit(60, reserve_after("install") + 60), log,
@@ -230,8 +237,6 @@ def real_run(args, out: Path, results: dict) -> int:
             have_pytest = importable("pytest", env)
     if args.skip_build:
         record(stage.Outcome("install", "skipped", 0.0, 0.0, note="--skip-build"))
-    elif not meta["arch_list"]:
-        record(stage.Outcome("install", "failed", 0.0, 0.0, note="torch sees no CUDA device; not built"))
     else:
         benv = dict(env, TORCH_CUDA_ARCH_LIST=meta["arch_list"], FORCE_CUDA="1",
                     MAX_JOBS=str(os.cpu_count() or 4))
@@ -256,7 +261,7 @@ def real_run(args, out: Path, results: dict) -> int:
     cs, log = compute_sanitizer(), out / FILES["sanitizers"]
     log.write_text("")
     kernel_filter = bool(cs) and "--kernel-name" in subprocess.run(
-        [cs, "--help"], capture_output=True, text=True).stdout
+        [cs, "--help"], capture_output=True, text=True, timeout=60).stdout
     for tool in ("memcheck", "racecheck"):
         if not (cs and have_pytest):
             record(stage.Outcome(tool, "skipped", 0.0, 0.0,
@@ -273,7 +278,7 @@ def real_run(args, out: Path, results: dict) -> int:
 
     # timings
     cells = [c for c in plan_cells() if meta["cuda_available"] or "/dyconv" not in c]
-    timings, o = collect_cells(cells, lambda cs_: timing_command(cs_, args.repeats, args.tf32),
+    timings, o = collect_cells(cells, lambda pending: timing_command(pending, args.repeats, args.tf32),
                                budget.limit(LIMITS["timings"][0], 0), out / FILES["timings"], env=env)
     results["timings"] = timings
     if not meta["cuda_available"]:
@@ -291,8 +296,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("gpu_report"),
                     help="folder for the report (flat, 7 files; created; default gpu_report/)")
     ap.add_argument("--wheels", type=Path, default=None,
-                    help="folder of wheels (pytest and its dependencies, ninja) installed with "
-                         "pip --no-index when missing; without it, missing pytest skips the test stages")
+                    help="folder of wheels (setuptools, ninja, pytest and its dependencies iniconfig, pluggy, "
+                         "packaging) installed with pip --no-index when missing; without it, a missing "
+                         "pytest skips the test stages")
     ap.add_argument("--budget", type=float, default=450,
                     help="wall-clock seconds for all stages together (default 450: done inside 8 minutes)")
     ap.add_argument("--repeats", type=int, default=25, help="timed calls per cell, median reported (default 25)")
@@ -306,8 +312,9 @@ def main(argv=None) -> int:
         ap.error(f"--out {args.out} exists and is not a folder")
     if args.wheels is not None and not args.wheels.is_dir():
         ap.error(f"--wheels {args.wheels} is not a folder")
-    if args.budget < 120:
-        ap.error(f"--budget must be at least 120 seconds, got {args.budget:g}")
+    least = sum(least for _, least in LIMITS.values())
+    if args.budget < least:
+        ap.error(f"--budget must be at least {least} seconds (every stage's minimum), got {args.budget:g}")
     if args.repeats < 20:
         ap.error(f"--repeats must be at least 20 (the median of >= 20 calls), got {args.repeats}")
     args.wheels = args.wheels.resolve() if args.wheels else None

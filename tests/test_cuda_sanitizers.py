@@ -102,12 +102,13 @@ def build(sanitizer: str) -> Path:
     return exe
 
 
-def failure_excerpt(output: str, lines: int = 60) -> str:
-    """The first sanitizer report (or the failed checks) of the driver's output."""
+def failure_excerpt(output: str, lines: int = 40) -> str:
+    """The first sanitizer report (its message and the top two frames of each stack), or the failed checks."""
     rows = output.splitlines()
     for i, row in enumerate(rows):
         if any(m in row for m in REPORT_MARKERS):
-            return "\n".join(rows[max(0, i - 1):i + lines])
+            keep = [r for r in rows[i:] if not r.lstrip().startswith(tuple(f"#{n}" for n in range(2, 100)))]
+            return "\n".join(r[:300] for r in keep[:lines])
     failed = [r for r in rows if r.startswith("FAIL")]
     return "\n".join(failed[:lines] + rows[-3:])
 

@@ -24,7 +24,7 @@ def noise_files(noise_dir):
     case), named by its stem lower-cased. Other files (README.txt, ...) and hidden ones (.DS_Store,
     ._babble.wav) are ignored. Two files with the same name are a ValueError naming both."""
     files = {}
-    for path in sorted(noise_dir.iterdir()):
+    for path in sorted(noise_dir.iterdir(), key=lambda p: (p.name.lower(), p.name)):
         suffix = path.suffix.lower()
         if path.name.startswith(".") or not path.is_file() or suffix not in AUDIO_SUFFIXES | {MAT_SUFFIX}:
             continue

@@ -117,6 +117,13 @@ class NoiseBank:
             self._fingerprints[name] = cache.digest([sha.hexdigest(), self.sample_rate])
         return self._fingerprints[name]
 
+    def validate(self, names):
+        """Read the named recordings now, so that one that cannot be used is an error before any long work
+        (a no-op for the built-in noises, which are generated when first needed)."""
+        if self.noise_dir is not None:
+            for name in names:
+                self.recording(name)
+
     def recording(self, name):
         """The whole recording, mono float32 at ``sample_rate``."""
         name = self.check(name)

@@ -5,7 +5,7 @@ import pytest
 import scipy.io
 import soundfile
 
-from audiodata import NoiseBank, load_splits, noisex, resolve_paper_noises
+from audiodata import NoiseBank, extract, load_splits, noisex, resolve_paper_noises
 from audiodata.io import read_audio
 
 RATE = noisex.SAMPLE_RATE
@@ -121,9 +121,13 @@ def test_two_files_with_one_name_are_an_error_naming_both(tmp_path):
                                                                                      r"unreadable"),
     (lambda p: soundfile.write(p / "hum.wav", np.zeros(1000), 8000), r"hum\.wav cannot be used: it is silent"),
 ])
-def test_an_unusable_recording_is_an_error_naming_it_and_why(tmp_path, write, reason):
+def test_an_unusable_recording_is_an_error_naming_it_and_why(tmp_path, monkeypatch, write, reason):
     write(tmp_path)
     bank = NoiseBank(tmp_path)
     assert bank.names == ("hum",)
     with pytest.raises(ValueError, match=reason):
         bank.recording("hum")
+    # load_splits says so before extracting anything
+    monkeypatch.setattr(extract, "extract_clean", lambda *a, **k: pytest.fail("extracted before the noise check"))
+    with pytest.raises(ValueError, match=reason):
+        load_splits(noise_dir=tmp_path, cache_dir=tmp_path / "cache", clips_per_class=1, progress=False)

@@ -178,9 +178,9 @@ class Splits:
                     raise RuntimeError(f"test clip {clip.name} became unreadable since its features were "
                                        f"cached ({r.reason}); delete {self.cache_folder} and rerun")
                 offsets[:, k], measured[:, :, k], n_samples[k] = r.offsets, r.measured, r.n_samples
-                for i, n in enumerate(names):
-                    for j, s in enumerate(snrs):
-                        if with_features:
+                if with_features:
+                    for i, n in enumerate(names):
+                        for j, s in enumerate(snrs):
                             outputs[n, s].array[k] = r.features[i, j]
         except BaseException:
             for writer in outputs.values():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,8 @@ def load(path: Path, device: str) -> Package:
     """Load a package written by :func:`save`; UsageError when it is not one or was built for another device."""
     import dyconv  # noqa: F401  (the dyconv ops the package calls)
 
+    if not zipfile.is_zipfile(path):  # checked first: torch logs a warning about such files before it fails
+        raise UsageError(f"--checkpoint: {path} is not a model package written by export.py (not a .pt2 archive)")
     try:
         loaded = torch._inductor.aoti_load_package(str(path))
         meta = {k[len(PREFIX):]: v for k, v in loaded.get_metadata().items() if k.startswith(PREFIX)}

@@ -36,7 +36,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Exit codes: 0 written and checked, 1 the package does not match the checkpoint, 2 user mistake."""
+    """Exit codes: 0 written and checked, 1 export/compile failed or the package does not match the checkpoint,
+    2 user mistake."""
     args = parser().parse_args(argv)
     out = Path(args.out)
     try:
@@ -60,7 +61,14 @@ def main(argv=None) -> int:
     print(f"# {trained.method} ({trained.config} config) from {trained.path}")
     print(f"exporting and compiling for {args.device} with AOTInductor (a C++ build: about a minute) ...", flush=True)
     start = time.monotonic()
-    aoti_package.save(trained, n_frames, args.device, out)
+    try:
+        aoti_package.save(trained, n_frames, args.device, out)
+    except Exception as e:  # noqa: BLE001 (torch.export / Inductor / the C++ compiler: one line, the cause kept)
+        lines = [line for line in str(e).strip().splitlines() if line.strip()]
+        print(f"{PROG}: exporting or compiling failed: {type(e).__name__}: {lines[0] if lines else ''} "
+              f"(AOTInductor needs a C++ compiler: g++, or the one $CXX names)",
+              file=sys.stderr)
+        return 1
     seconds = time.monotonic() - start
 
     package = aoti_package.load(out, args.device)

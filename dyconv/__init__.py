@@ -4,9 +4,23 @@ normalization, affine and activation, as PyTorch custom ops.
 Public functions: :func:`dynamic_conv2d`, :func:`dynamic_conv_norm_act`;
 plain-PyTorch ground truth in :mod:`dyconv.reference`.
 """
+import importlib.util
+
 import torch  # noqa: F401  (loads libtorch before the extension below)
 
-from dyconv import _C  # noqa: F401  (loads the compiled ops into torch.ops.dyconv)
+if importlib.util.find_spec("dyconv._C") is not None:  # built ahead of time (setup.py, --no-build-isolation)
+    try:
+        from dyconv import _C  # noqa: F401  (loads the compiled ops into torch.ops.dyconv)
+    except ImportError as e:
+        raise ImportError(
+            f"dyconv: the prebuilt extension {importlib.util.find_spec('dyconv._C').origin} does not load with "
+            f"torch {torch.__version__} ({e}); it was probably built for another torch: rebuild it with "
+            "`pip install --no-build-isolation -e .`, or delete it to have it compiled at the next import") from e
+else:  # a plain `pip install -e .`: compiled at first import against the installed torch, then cached
+    from dyconv import _jit
+
+    _jit.load()
+
 from dyconv import _autograd, _fake  # noqa: F401  (registrations)
 from dyconv import reference
 from dyconv._backend import cuda_available

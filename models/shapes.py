@@ -19,6 +19,7 @@ FIRST_POOL = ((3, 3), (2, 2))  # (kernel, stride), (freq, time)
 LATER_POOL = ((3, 4), (2, 3))
 MIN_MELS = 15
 MIN_FRAMES = 32
+NON_FINITE = "input contains NaN or infinite values; clean or re-extract the features"
 
 
 def max_pool(first: bool) -> nn.MaxPool2d:
@@ -78,5 +79,10 @@ def check_input(x, n_mels: int, like: torch.Tensor) -> None:
             f"input is {x.dtype} on {x.device} but the model is {like.dtype} on {like.device}; "
             f"convert with x.to(dtype={like.dtype}, device='{like.device}') (or move the model)"
         )
-    if not torch.isfinite(x).all():
-        raise ValueError("input contains NaN or infinite values; clean or re-extract the features")
+    finite = torch.isfinite(x).all()
+    if torch.compiler.is_compiling():
+        # torch.compile / torch.export: a Python bool of tensor data cannot be traced; the check
+        # becomes an assertion op in the graph, so the compiled or exported model still refuses it.
+        torch._assert_async(finite, NON_FINITE)
+    elif not finite:
+        raise ValueError(NON_FINITE)

@@ -57,3 +57,14 @@ def opcheck_problems(device="cpu"):
         (ops.dynamic_conv_norm_act_backward.default,
          (grad(2, 4, 7, 6), x, w, scale, shift, conv_out, mean, rstd, *geo, "instance", "sigmoid", [True] * 4)),
     ]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, train_cache):
+    """A finished train.py run (SFE, one epoch, tiny set) for the classify and export tests."""
+    from train_cli import train
+
+    out = tmp_path_factory.mktemp("tiny-run") / "run"
+    proc = train(out, train_cache, "--method", "sfe", "--epochs", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out

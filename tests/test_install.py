@@ -1,0 +1,116 @@
+"""A plain `pip install -e .` from a clean copy of the checkout, in a fresh venv that reuses the installed torch:
+no torch is downloaded, the first `import dyconv` compiles the ops (one line says so), they match the
+reference, and only the name `dyconv` is installed, so a user's own `models` package works next to it.
+
+The ahead-of-time path (`pip install --no-build-isolation -e .`) is the one .ci/run installs the suite with.
+The venv sees this interpreter's site-packages (torch and the other dependencies) through a path file, which
+adds them to sys.path without running their own .pth files: an editable install of another checkout on this
+machine cannot leak into the test, and it works the same when the tests run in a virtual environment.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("git") is None or not os.path.exists(os.path.join(ROOT, ".git")),
+                       reason="needs git and a git checkout (the clean copy is the files git tracks)"),
+]
+
+CHECK_OPS = """
+import torch, dyconv
+x = torch.randn(2, 3, 9, 10, dtype=torch.float64)
+w = torch.randn(2, 4, 3, 3, 3, dtype=torch.float64)
+scale, shift = torch.rand(2, 4, dtype=torch.float64) + 0.5, torch.randn(2, 4, dtype=torch.float64)
+kw = dict(padding="same", dilation=2, norm="layer", activation="relu")
+torch.testing.assert_close(dyconv.dynamic_conv_norm_act(x, w, scale, shift, **kw),
+                           dyconv.reference.dynamic_conv_norm_act(x, w, scale, shift, **kw))
+print("dyconv from", dyconv.__file__)
+"""
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """(clone, venv python, env, pip output) after `pip install -e .` in a fresh venv."""
+    tmp = tmp_path_factory.mktemp("install")
+    clone = tmp / "clone"
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for f in filter(None, files):
+        if os.path.isfile(os.path.join(ROOT, f)):  # not files deleted in the working tree
+            (clone / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, f), clone / f)
+    assert not list(clone.glob("dyconv/_C*")), "the clean copy must hold no prebuilt extension"
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    venv_site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    with open(os.path.join(venv_site, "_outer_site_packages.pth"), "w") as f:  # torch and the other dependencies
+        f.write("\n".join(p for p in sys.path if p.endswith("-packages")) + "\n")
+    env = {**os.environ, "TORCH_EXTENSIONS_DIR": str(tmp / "torch_extensions")}
+    env.pop("PYTHONPATH", None)
+    pip = subprocess.run([python, "-m", "pip", "install", "-e", "."], cwd=clone, env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert pip.returncode == 0, pip.stdout[-3000:] + pip.stderr[-3000:]
+    return clone, python, env, pip.stdout
+
+
+def vpython(installed, code, cwd):
+    """Run ``code`` with the venv's Python in ``cwd``."""
+    _, python, env, _ = installed
+    return subprocess.run([python, "-c", textwrap.dedent(code)], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=900)
+
+
+def test_pip_install_e_downloads_no_torch_and_installs_only_dyconv(installed, tmp_path):
+    log = installed[3]
+    assert not re.search(r"^\s*(Collecting|Downloading|Using cached) torch\b", log, re.M), log
+    installed_line = next(line for line in log.splitlines() if line.startswith("Successfully installed"))
+    assert "dyconv" in installed_line and "torch" not in installed_line
+    names = vpython(installed, """
+        import importlib.util
+        print([n for n in ("dyconv", "models", "training", "audiodata") if importlib.util.find_spec(n)])
+    """, tmp_path)  # found without importing: dyconv's import would compile the ops
+    assert names.returncode == 0 and names.stdout.strip() == "['dyconv']", names.stderr[-3000:]
+
+
+def test_first_import_compiles_the_ops_then_reuses_them(installed, tmp_path):
+    first = vpython(installed, CHECK_OPS, tmp_path)
+    assert first.returncode == 0, first.stderr[-5000:]
+    assert first.stdout.strip() == f"dyconv from {installed[0] / 'dyconv' / '__init__.py'}"
+    compiling = [line for line in first.stderr.splitlines() if line.startswith("dyconv: compiling")]
+    assert len(compiling) == 1, first.stderr[-3000:]
+    if torch.version.cuda is None:
+        assert "without CUDA kernels: torch is a CPU build" in compiling[0]
+    second = vpython(installed, CHECK_OPS, tmp_path)
+    assert second.returncode == 0 and "dyconv: compiling" not in second.stderr, second.stderr[-3000:]
+
+
+def test_a_users_models_package_and_the_papers_models_side_by_side(installed, tmp_path):
+    clone = installed[0]
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "__init__.py").write_text("WHO = 'the user'\n")
+    user = vpython(installed, """
+        import importlib.util, models, dyconv, torch
+        assert models.WHO == "the user", models.__file__
+        assert all(importlib.util.find_spec(n) is None for n in ("training", "audiodata")), "paper code installed"
+        print(dyconv.dynamic_conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 1, 3, 3), padding=1)[0, 0, 1, 1].item())
+    """, tmp_path)
+    assert user.returncode == 0 and user.stdout.strip() == "9.0", user.stderr[-3000:]
+    # the paper's code runs from the checkout, as experiments/*.py load it (repo root first on sys.path)
+    paper = vpython(installed, f"""
+        import sys; sys.path.insert(0, {str(clone)!r})
+        import torch, models
+        assert models.__file__.startswith({str(clone)!r}), models.__file__
+        print(tuple(models.build("dsl", "small")(torch.rand(2, 1, 40, 64)).shape))
+    """, tmp_path)
+    assert paper.returncode == 0 and paper.stdout.strip() == "(2, 10)", paper.stderr[-3000:]

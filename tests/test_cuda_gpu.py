@@ -10,7 +10,7 @@ import torch
 from torch.autograd import gradcheck
 
 import dyconv
-from conftest import make_problem, opcheck_problems
+from conftest import make_problem, opcheck_problems, OPCHECK_PROBLEMS
 from dyconv import reference
 
 pytestmark = [
@@ -152,7 +152,7 @@ def test_noncontiguous_inputs_and_empty_batch():
     assert empty.shape == (0, 5, 9, 10) and empty.is_cuda
 
 
-@pytest.mark.parametrize("index", range(7))
+@pytest.mark.parametrize("index", range(OPCHECK_PROBLEMS))
 def test_opcheck_cuda(index):
     op, args = opcheck_problems("cuda")[index]
     torch.library.opcheck(op, args)

@@ -4,7 +4,7 @@ import torch
 from torch.autograd import gradcheck
 
 import dyconv
-from conftest import assert_close, make_problem, opcheck_problems
+from conftest import assert_close, make_problem, opcheck_problems, OPCHECK_PROBLEMS
 
 F64 = torch.float64
 
@@ -24,7 +24,7 @@ def test_gradcheck_dynamic_conv2d(stride, padding, dilation):
     assert gradcheck(lambda *a: dyconv.dynamic_conv2d(*a, **kw), (x, w, bias), eps=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("index", range(7))
+@pytest.mark.parametrize("index", range(OPCHECK_PROBLEMS))
 def test_opcheck(index):
     op, args = opcheck_problems()[index]
     torch.library.opcheck(op, args)

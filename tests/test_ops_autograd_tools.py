@@ -57,3 +57,33 @@ def test_fake_tensor_shapes():
         s = torch.empty(3, 6)
         assert dyconv.dynamic_conv_norm_act(x, w, s, s, norm="instance").shape == (3, 6, 10, 11)
         assert dyconv.dynamic_conv2d(x, w, stride=2, padding=1).shape == (3, 6, 5, 6)
+
+
+def test_torch_compile_dynamic_batch_is_one_graph_forward_and_backward():
+    """torch.compile(dynamic=True): batch sizes 2, 3, 5, 8 share one forward and one backward graph."""
+    from functorch.compile import make_boxed_func
+    from torch._dynamo.backends.common import aot_autograd
+
+    torch._dynamo.reset()
+    compiled = {"forward": 0, "backward": 0}
+
+    def counting(kind):
+        def compiler(gm, example_inputs):
+            compiled[kind] += 1
+            return make_boxed_func(gm.forward)
+        return compiler
+
+    backend = aot_autograd(fw_compiler=counting("forward"), bw_compiler=counting("backward"))
+
+    def layer(x, w, scale, shift, bias):
+        y = dyconv.dynamic_conv_norm_act(x, w, scale, shift, dilation=2, norm="instance", activation="relu")
+        return dyconv.dynamic_conv2d(y, w.transpose(1, 2).contiguous(), bias, stride=2, padding=1)
+
+    fn = torch.compile(layer, dynamic=True, fullgraph=True, backend=backend)
+    for B in (2, 3, 5, 8):
+        inputs = make_problem(B, 3, 8, 9, 3, (3, 3), torch.float32, seed=B, bias=True)
+        got, want = fn(*inputs), layer(*inputs)
+        assert_close(got, want, torch.float32, f"batch {B} output")
+        for a, b in zip(torch.autograd.grad(got.sum(), inputs), torch.autograd.grad(want.sum(), inputs)):
+            assert_close(a, b, torch.float32, f"batch {B} grad")
+    assert compiled == {"forward": 1, "backward": 1}

@@ -87,3 +87,18 @@ def test_torch_compile_dynamic_batch_is_one_graph_forward_and_backward():
         for a, b in zip(torch.autograd.grad(got.sum(), inputs), torch.autograd.grad(want.sum(), inputs)):
             assert_close(a, b, torch.float32, f"batch {B} grad")
     assert compiled == {"forward": 1, "backward": 1}
+
+
+def test_torch_export_with_a_dynamic_batch_matches_eager():
+    from torch.export import Dim, export
+
+    class Layer(torch.nn.Module):
+        def forward(self, x, w, scale, shift, bias):
+            y = dyconv.dynamic_conv_norm_act(x, w, scale, shift, dilation=2, norm="layer", activation="relu")
+            return dyconv.dynamic_conv2d(y, w, bias, stride=2, padding=1)
+
+    batch = Dim("batch")
+    inputs = lambda B: [t.detach() for t in make_problem(B, 4, 10, 12, 4, (3, 3), torch.float32, seed=B, bias=True)]  # noqa: E731
+    program = export(Layer(), tuple(inputs(3)), dynamic_shapes=tuple({0: batch} for _ in range(5)))
+    for B in (2, 7):
+        assert_close(program.module()(*inputs(B)), Layer()(*inputs(B)), torch.float32, f"exported, batch {B}")

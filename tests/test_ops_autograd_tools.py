@@ -66,10 +66,13 @@ def test_torch_compile_dynamic_batch_is_one_graph_forward_and_backward():
 
     torch._dynamo.reset()
     compiled = {"forward": 0, "backward": 0}
+    backward_ops = set()
 
     def counting(kind):
         def compiler(gm, example_inputs):
             compiled[kind] += 1
+            if kind == "backward":
+                backward_ops.update(str(n.target) for n in gm.graph.nodes if n.op == "call_function")
             return make_boxed_func(gm.forward)
         return compiler
 
@@ -87,6 +90,8 @@ def test_torch_compile_dynamic_batch_is_one_graph_forward_and_backward():
         for a, b in zip(torch.autograd.grad(got.sum(), inputs), torch.autograd.grad(want.sum(), inputs)):
             assert_close(a, b, torch.float32, f"batch {B} grad")
     assert compiled == {"forward": 1, "backward": 1}
+    # The compiled backward keeps the fast fused backward kernel (no graph is kept for a second order).
+    assert "dyconv.dynamic_conv_norm_act_backward.default" in backward_ops
 
 
 def test_torch_export_with_a_dynamic_batch_matches_eager():

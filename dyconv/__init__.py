@@ -21,7 +21,7 @@ else:  # a plain `pip install -e .`: compiled at first import against the instal
 
     _jit.load()
 
-from dyconv import _autograd, _fake  # noqa: F401  (registrations)
+from dyconv import _autocast, _autograd, _fake  # noqa: F401  (registrations)
 from dyconv import reference
 from dyconv._backend import cuda_available
 from dyconv.functional import dynamic_conv2d, dynamic_conv_norm_act

@@ -16,6 +16,12 @@ def _prepare(op, x, weight, stride, padding, dilation):
         if t.dim() != dims:  # the kernel size is needed below; same message as the op's
             raise RuntimeError(f"{op}: {name} must be a {dims}-D tensor {layout}, expected {dims} dims, got {t.dim()}")
     check_device(op, x)
+    if x.device.type == "cpu" and x.dtype in (torch.float16, torch.bfloat16) and not torch.is_autocast_enabled("cpu"):
+        raise RuntimeError(
+            f"{op}: the CPU kernels compute in float32 or float64, expected x of one of them, got {x.dtype}; "
+            f"cast the inputs with .float(), or call it under torch.autocast('cpu', dtype={x.dtype}), "
+            "which runs it in float32"
+        )
     stride, padding, dilation, extra = conv_params(weight.shape[3:], stride, padding, dilation)
     if any(extra):  # "same" with an odd total padding: F.conv2d pads the far side one more
         x = F.pad(x, (0, extra[1], 0, extra[0]))

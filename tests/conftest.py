@@ -37,6 +37,9 @@ def train_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("train-cache")
 
 
+OPCHECK_PROBLEMS = 8  # len(opcheck_problems())
+
+
 def opcheck_problems(device="cpu"):
     """(op overload, args) pairs covering all four ops, for torch.library.opcheck."""
     x, w, scale, shift, bias = (
@@ -52,6 +55,8 @@ def opcheck_problems(device="cpu"):
         (ops.dynamic_conv2d.default, (rg(x), w, None, [2, 1], [1, 0], [1, 2])),
         (ops.dynamic_conv2d_backward.default, (grad(2, 4, 7, 6), x, w, *geo, [True, True, True])),
         (ops.dynamic_conv2d_backward.default, (grad(2, 4, 7, 6), x, w, *geo, [False, True, False])),
+        # differentiated itself (second-order gradients)
+        (ops.dynamic_conv2d_backward.default, (rg(grad(2, 4, 7, 6)), rg(x), rg(w), *geo, [True, True, True])),
         (ops.dynamic_conv_norm_act.default, (rg(x), rg(w), rg(scale), rg(shift), *geo, "layer", "relu", 1e-5)),
         (ops.dynamic_conv_norm_act.default, (rg(x), w, scale, rg(shift), *geo, "none", "none", 1e-5)),
         (ops.dynamic_conv_norm_act_backward.default,

@@ -7,10 +7,10 @@ The same kernel sources run without a GPU in tests/test_cuda_emulated.py.
 """
 import pytest
 import torch
-from torch.autograd import gradcheck
+from torch.autograd import gradcheck, gradgradcheck
 
 import dyconv
-from conftest import make_problem, opcheck_problems
+from conftest import make_problem, opcheck_problems, OPCHECK_PROBLEMS
 from dyconv import reference
 
 pytestmark = [
@@ -123,6 +123,18 @@ def test_gradcheck_conv2d_float64_cuda(stride, padding, dilation):
     assert gradcheck(lambda *a: dyconv.dynamic_conv2d(*a, **kw), inputs, eps=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("norm", ["layer", "instance", "none"])
+def test_gradgradcheck_float64_cuda(norm):
+    """Second-order gradients on the CUDA kernels (dyconv/_autograd.py; CPU: tests/test_ops_double_backward.py)."""
+    x, w, scale, shift, bias = cuda_leaves(make_problem(2, 2, 6, 7, 3, (3, 2), torch.float64, seed=4, bias=True),
+                                           torch.float64)
+    kw = dict(stride=(2, 1), padding=1, dilation=(1, 2))
+    assert gradgradcheck(lambda *a: dyconv.dynamic_conv2d(*a, **kw), (x, w, bias), eps=1e-6, atol=1e-6,
+                         fast_mode=True)
+    assert gradgradcheck(lambda *a: dyconv.dynamic_conv_norm_act(*a, norm=norm, activation="sigmoid", **kw),
+                         (x, w, scale, shift), eps=1e-6, atol=1e-6, fast_mode=True)
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("case", [CASES[1], CASES[5]])
 @pytest.mark.parametrize("norm", ["layer", "instance", "none"])
@@ -152,7 +164,7 @@ def test_noncontiguous_inputs_and_empty_batch():
     assert empty.shape == (0, 5, 9, 10) and empty.is_cuda
 
 
-@pytest.mark.parametrize("index", range(7))
+@pytest.mark.parametrize("index", range(OPCHECK_PROBLEMS))
 def test_opcheck_cuda(index):
     op, args = opcheck_problems("cuda")[index]
     torch.library.opcheck(op, args)

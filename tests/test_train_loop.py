@@ -78,3 +78,17 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert saved["epoch"] == 0 and not saved["done"]
     for k, v in one_epoch.state_dict().items():  # the state after epoch 1, untouched by the NaN step
         assert torch.equal(saved["model"][k], v), k
+
+
+def test_amp_runs_the_training_forward_under_bfloat16_autocast(tmp_path):
+    """--amp (Context.amp): training forwards under bfloat16 autocast, evaluation in float32."""
+    torch.manual_seed(0)
+    model = tiny_model()
+    seen = []
+    model[1].register_forward_hook(lambda m, i, out: seen.append((m.training, out.dtype)))
+    result = train_stage("tiny", model, list(model.parameters()), TRAIN, DEV, 2, tmp_path / "amp.pt",
+                         tiny_context(amp=True))
+    assert {dtype for training, dtype in seen if training} == {torch.bfloat16}
+    assert {dtype for training, dtype in seen if not training} == {torch.float32}
+    assert result.dev_accuracy > 0.5  # it learns (3 classes, chance 1/3)
+    assert all(p.dtype == torch.float32 for p in model.parameters())

@@ -23,6 +23,7 @@ def test_defaults_follow_the_device():
     assert (_parse("--epochs", "7").classifier_epochs, _parse("--epochs", "7").enhancer_epochs) == (7, 7)
     assert _parse("--method", "all").methods == ("sfe", "dfe", "dcl", "dsl")
     assert options.parse(["--method", "cnn-fc"], cuda_available=False, world_size=1).methods == ()
+    assert (cpu.amp, _parse("--amp").amp) == (False, True)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -69,5 +70,7 @@ def test_out_folder_rules(tmp_path):
     other = options.SMALL_ENHANCER_EPOCHS + 1
     with pytest.raises(UsageError, match=f"enhancer_epochs = {options.SMALL_ENHANCER_EPOCHS}, this command {other}"):
         rundir.check(out, {**config, "enhancer_epochs": other}, resume=True)
+    with pytest.raises(UsageError, match="amp = None, this command True"):  # a run without --amp
+        rundir.check(out, rundir.run_config(_parse("--amp"), world_size=1), resume=True)
     with pytest.raises(UsageError, match="data changed"):
         rundir.start(out, config, "fp2", "synthetic", resume=True)

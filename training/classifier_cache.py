@@ -18,9 +18,11 @@ FORMAT = 1  # bump when the checkpoint layout or the classifier's training chang
 
 
 def cached_path(cache_dir: str | None, fingerprint: str, config: str, seed: int, epochs: int, batch_size: int,
-                lr: float, world_size: int) -> Path:
+                lr: float, world_size: int, amp: bool = False) -> Path:
     fields = {"format": FORMAT, "data": fingerprint, "config": config, "seed": seed, "epochs": epochs,
               "batch_size": batch_size, "lr": lr, "world_size": world_size}
+    if amp:  # only then: the keys of classifiers trained without --amp stay what they were
+        fields["amp"] = True
     key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
     return cache_root(cache_dir) / "classifiers" / f"cnn-fc-{config}-{key}.pt"
 

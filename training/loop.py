@@ -92,7 +92,8 @@ def _train_epoch(name, model, optimizer, train_set, epoch, epochs, path, ctx: Co
     bar = ctx.log.bar(loader, desc=f"{name} epoch {epoch + 1}/{epochs}", unit="batch", leave=False)
     for step, (x, y) in enumerate(bar):
         x, y = x.to(ctx.device), y.to(ctx.device)
-        loss = ctx.faults.corrupt_loss(F.cross_entropy(model(x), y), name)
+        with ctx.autocast():
+            loss = ctx.faults.corrupt_loss(F.cross_entropy(model(x), y), name)
         batch_total, batch_count = ctx.dist.sum([loss.item() * len(y), len(y)], ctx.device)
         if not math.isfinite(batch_total):
             raise TrainingDiverged(

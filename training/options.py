@@ -39,6 +39,7 @@ class Options:
     cache_dir: str | None
     clips_per_class: int | None
     workers: int
+    amp: bool = False  # --amp: bfloat16 autocast around the training forward passes
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,6 +102,10 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
                    help="synthetic set only: clips per class in each fold (default: the data package's size); "
                    "small values make quick trial runs")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="processes for feature extraction; default 2")
+    p.add_argument("--amp", action="store_true",
+                   help="mixed precision: the training forward passes run under torch.autocast with bfloat16 (CPU "
+                   "and CUDA; no GradScaler needed). The dyconv ops compute in float32 on a CPU and in bfloat16 "
+                   "with float32 accumulation on a GPU; evaluation stays float32. Default off")
     return p
 
 
@@ -149,7 +154,7 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
         data_root=_abs(a.data_root), noise_dir=_abs(a.noise_dir), config=config, config_reason=reason,
         classifier_epochs=epochs[0], enhancer_epochs=epochs[1], batch_size=a.batch_size, lr=a.lr, seed=a.seed,
         device=device, out=a.out, resume=a.resume, cache_dir=_abs(a.cache_dir), clips_per_class=a.clips_per_class,
-        workers=a.workers)
+        workers=a.workers, amp=a.amp)
 
 
 def epochs_of(opts: Options, stage: str) -> int:

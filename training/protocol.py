@@ -46,14 +46,14 @@ def stages_for(methods) -> list[str]:
 def run(opts: Options, d: Dist, log: Log) -> Path:
     t_start = time.perf_counter()
     device = torch.device("cuda", d.local_rank) if opts.device == "cuda" else torch.device("cpu")
-    ctx = Context(device, opts.batch_size, opts.lr, opts.seed, dist=d, log=log)
+    ctx = Context(device, opts.batch_size, opts.lr, opts.seed, amp=opts.amp, dist=d, log=log)
     out = Path(d.broadcast(opts.out or rundir.default_out(opts.method)))
     config = rundir.run_config(opts, d.world_size)
     _on_main(d, lambda: rundir.check(out, config, opts.resume))
 
     log(f"config: {opts.config} ({opts.config_reason}); device {device}; {d.world_size} process(es)")
     log(f"epochs: {opts.classifier_epochs} classifier, {opts.enhancer_epochs} per enhancer stage; batch "
-        f"{opts.batch_size}, Adam lr {opts.lr:g}, seed {opts.seed}")
+        f"{opts.batch_size}, Adam lr {opts.lr:g}, seed {opts.seed}{', bfloat16 autocast (--amp)' if opts.amp else ''}")
     splits = _load_data(opts, d, log)
     _on_main(d, lambda: rundir.start(out, config, splits.fingerprint, splits.describe(), opts.resume))
     log.to_file(out / "train.log")
@@ -163,7 +163,8 @@ def _epochs_left(path: Path, epochs: int) -> int:
 
 def _cached_classifier(opts: Options, splits, ctx: Context) -> Path:
     return classifier_cache.cached_path(opts.cache_dir, splits.fingerprint, opts.config, opts.seed,
-                                        opts.classifier_epochs, opts.batch_size, opts.lr, ctx.dist.world_size)
+                                        opts.classifier_epochs, opts.batch_size, opts.lr, ctx.dist.world_size,
+                                        amp=opts.amp)
 
 
 def _train_classifier(build, splits, opts: Options, ctx: Context, ckpt_dir: Path):

@@ -68,14 +68,21 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y, Epilogue&
 
 // Gradients of the convolution from dy (B, Cout, N):
 //   dw[b] = dy[b] @ im2col(x[b])^T, dx[b] = col2im(weight[b]^T @ dy[b]).
-// dx and dw may be null (not needed); dx must be zero-filled. dy is supplied a
+// dx and dw may be null (not needed); both must be zero-filled. dy is supplied a
 // tile at a time by dy_span(b, c, n0, n1, dst): dy[b, c, n0:n1] written to dst.
+// Deterministic: a sample whose tiles are split between threads is summed from
+// its per-thread parts after the parallel loop, in tile order.
 template <typename T, typename DySpan>
 void conv_backward(const ConvGeometry& g, const T* x, const T* w, T* dx, T* dw,
                    DySpan&& dy_span) {
   const TilePlan p = plan_tiles<T>(g);
   const int64_t K = g.K(), N = g.N(), Cout = g.Cout, in_size = g.Cin * g.H * g.W;
-  std::mutex merge;  // guards samples split between threads
+  struct Part {
+    int64_t b, t0;  // sample, first tile
+    std::vector<T> dx, dw;
+  };
+  std::vector<Part> parts;  // of samples split between threads
+  std::mutex parts_lock;
   at::parallel_for(0, p.items, 1, [&](int64_t begin, int64_t end) {
     Workspace<T> cols(K * p.tile), dyt(Cout * p.tile);
     Workspace<T> dw_local(dw ? Cout * K : 0);
@@ -110,19 +117,28 @@ void conv_backward(const ConvGeometry& g, const T* x, const T* w, T* dx, T* dw,
         }
       }
       if (!whole) {
-        std::lock_guard<std::mutex> lock(merge);
-        if (dx) {
-          T* dst = dx + b * in_size;
-          for (int64_t i = 0; i < in_size; ++i) dst[i] += dx_local[i];
-        }
-        if (dw) {
-          T* dst = dw + b * Cout * K;
-          for (int64_t i = 0; i < Cout * K; ++i) dst[i] += dw_local[i];
-        }
+        Part part{b, t0, {}, {}};
+        if (dx) part.dx = std::move(dx_local);
+        if (dw) part.dw.assign(dw_local.data(), dw_local.data() + Cout * K);
+        std::lock_guard<std::mutex> lock(parts_lock);
+        parts.push_back(std::move(part));
       }
       item += t1 - t0;
     }
   });
+  // Sum the parts in (sample, tile) order, whatever order the threads finished in.
+  std::sort(parts.begin(), parts.end(),
+            [](const Part& a, const Part& b) { return a.b != b.b ? a.b < b.b : a.t0 < b.t0; });
+  for (const Part& part : parts) {
+    if (dx) {
+      T* dst = dx + part.b * in_size;
+      for (int64_t i = 0; i < in_size; ++i) dst[i] += part.dx[i];
+    }
+    if (dw) {
+      T* dst = dw + part.b * Cout * K;
+      for (int64_t i = 0; i < Cout * K; ++i) dst[i] += part.dw[i];
+    }
+  }
 }
 
 }  // namespace dyconv::cpu

@@ -2,6 +2,13 @@
 // kernels, csrc/checks.h), output allocation, device guard and the launch on
 // torch's current stream. The kernels themselves are torch-free
 // (csrc/cuda/launchers.h). Compiled only in CUDA builds (setup.py).
+//
+// Determinism: every pass reduces in a fixed order (block tree sums, the wgrad
+// split partials summed in split order; no atomics), so the same inputs give
+// bitwise the same results and nothing here calls alertNotDeterministic. A pass
+// that starts using atomics must call
+// at::globalContext().alertNotDeterministic("dyconv::<op> CUDA <pass>") before
+// its launch (tests/test_ops_determinism.py checks the sources for atomics).
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>

@@ -9,7 +9,7 @@ CLASS_NAMES = (
     "air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling",
     "engine_idling", "gun_shot", "jackhammer", "siren", "street_music",
 )
-NOISE_TYPES = ("babble", "f16", "factory1", "factory2", "leopard", "pink", "destroyer")
+NOISE_TYPES = ("babble", "f16", "factory1", "factory2", "leopard", "pink", "destroyer")  # = noisex.PAPER_NOISES
 SNRS_DB = (20, 15, 10, 5, 0)
 
 TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .config import FEATURES
 from .features import features_from_waveform
 from .io import AudioReadError
-from .mixing import mix_at_snr, noise_segment
+from .mixing import measured_snr, mix_at_snr, segment_at, segment_offset
 
 _NOISE = {}  # per worker: the noise recordings and mixing settings of a noisy extraction
 
@@ -33,25 +33,46 @@ def noise_rng(seed, noise_name, clip_index):
     return np.random.default_rng([int(seed), zlib.crc32(noise_name.encode()), int(clip_index)])
 
 
-def _set_noises(recordings, snrs, seed, part):
-    _NOISE.update(recordings=dict(recordings), snrs=tuple(snrs), seed=seed, part=part)
+def _set_noises(recordings, snrs, seed, part, with_features):
+    _NOISE.update(recordings=dict(recordings), snrs=tuple(snrs), seed=seed, part=part, with_features=with_features)
+
+
+class NoisyClip:
+    """One clip mixed with each noise at each SNR: ``features`` (n_noises, n_snrs, n_mels, n_frames) or None
+    when not asked for, ``offsets`` (n_noises,) where each noise segment starts in its recording,
+    ``measured`` (n_noises, n_snrs) the SNR measured after mixing, ``n_samples`` the clip's length;
+    ``reason`` is set (and the rest None) for a clip that cannot be read."""
+
+    def __init__(self, features=None, offsets=None, measured=None, n_samples=None, reason=None):
+        self.features, self.offsets, self.measured = features, offsets, measured
+        self.n_samples, self.reason = n_samples, reason
+
+
+def mix_clip(wave, recording, offset, snr_db, part="test"):
+    """The clip mixed with the recording's segment at ``offset`` at ``snr_db``: (mixture, measured SNR)."""
+    mixture = mix_at_snr(wave, segment_at(recording, offset, wave.shape[0], part), snr_db)
+    return mixture, measured_snr(wave, mixture)
 
 
 def noisy_features(indexed_clip):
-    """(features (n_noises, n_snrs, n_mels, n_frames), None) or (None, reason): the clip mixed with
-    each noise at each SNR; per noise, one seeded segment serves all SNRs."""
+    """The clip mixed with each noise at each SNR (a :class:`NoisyClip`); per noise, one seeded segment
+    serves all SNRs."""
     index, clip = indexed_clip
     try:
         wave = clip.waveform(FEATURES.sample_rate)
     except AudioReadError as e:
-        return None, e.reason
-    out = np.empty((len(_NOISE["recordings"]), len(_NOISE["snrs"]), FEATURES.n_mels, FEATURES.n_frames),
-                   np.float32)
+        return NoisyClip(reason=e.reason)
+    shape = (len(_NOISE["recordings"]), len(_NOISE["snrs"]))
+    out = np.empty(shape + (FEATURES.n_mels, FEATURES.n_frames), np.float32) if _NOISE["with_features"] else None
+    offsets, measured = np.empty(shape[0], np.int64), np.empty(shape, np.float64)
     for i, (name, recording) in enumerate(_NOISE["recordings"].items()):
-        seg = noise_segment(recording, wave.shape[0], noise_rng(_NOISE["seed"], name, index), _NOISE["part"])
+        rng = noise_rng(_NOISE["seed"], name, index)
+        offsets[i] = segment_offset(recording.shape[0], wave.shape[0], rng, _NOISE["part"])
         for j, snr in enumerate(_NOISE["snrs"]):
-            out[i, j] = features_from_waveform(mix_at_snr(wave, seg, snr), FEATURES.sample_rate)
-    return out, None
+            mixture, measured[i, j] = mix_clip(wave, recording, offsets[i], snr, _NOISE["part"])
+            if out is not None:
+                out[i, j] = features_from_waveform(mixture, FEATURES.sample_rate)
+    return NoisyClip(out, offsets, measured, wave.shape[0])
 
 
 def _init_worker(initializer, initargs):
@@ -92,8 +113,10 @@ def extract_clean(clips, *, workers=2, progress=True):
     return list(run(clean_features, clips, workers=workers, progress=progress, desc="clean features"))
 
 
-def extract_noisy(clips, recordings, snrs, seed, *, part="test", workers=2, progress=True):
-    """Iterator over the clips of (features (len(recordings), len(snrs), ...) or None, reason)."""
+def extract_noisy(clips, recordings, snrs, seed, *, part="test", with_features=True, workers=2, progress=True):
+    """Iterator over the clips of :class:`NoisyClip` (``recordings``: {name: waveform}); the clip's index in
+    ``clips`` and ``seed`` pick its noise offsets. ``with_features=False`` only mixes and measures."""
+    what = "noisy mixtures" if with_features else "mixing manifest"
     return run(noisy_features, list(enumerate(clips)), workers=workers, progress=progress,
-               desc=f"noisy mixtures ({len(recordings)} noises x {len(snrs)} SNRs)", initializer=_set_noises,
-               initargs=(recordings, snrs, seed, part))
+               desc=f"{what} ({len(recordings)} noises x {len(snrs)} SNRs)", initializer=_set_noises,
+               initargs=(recordings, snrs, seed, part, with_features))

@@ -7,6 +7,7 @@ from .config import ALL_FOLDS, CLASS_NAMES
 
 METADATA = Path("metadata") / "UrbanSound8K.csv"
 COLUMNS = ("slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class")
+SOURCE_VERSION = 2  # in the cache key: 2 = clips truncated below their metadata duration are skipped
 
 
 def find_root(data_root):
@@ -26,6 +27,20 @@ def _int(row, column, line, path):
     except (TypeError, ValueError):
         raise ValueError(f"{path}, line {line}: column {column!r} expected an integer, "
                          f"got {row[column]!r}") from None
+
+
+def _duration(row, line, path):
+    """``end - start`` in seconds, or None when the metadata has no start/end columns."""
+    if row.get("start") in (None, "") or row.get("end") in (None, ""):
+        return None
+    try:
+        start, end = float(row["start"]), float(row["end"])
+    except ValueError:
+        raise ValueError(f"{path}, line {line}: columns 'start' and 'end' expected numbers of seconds, "
+                         f"got {row['start']!r} and {row['end']!r}") from None
+    if not end > start >= 0:
+        raise ValueError(f"{path}, line {line}: expected 0 <= start < end, got start {start}, end {end}")
+    return end - start
 
 
 def read_metadata(data_root):
@@ -56,12 +71,13 @@ def read_metadata(data_root):
             name = f"fold{fold}/{row['slice_file_name']}"
             path = audio / name
             if path.is_file():
-                clips.append(Clip(name=name, fold=fold, label=label, path=str(path)))
+                clips.append(Clip(name=name, fold=fold, label=label, path=str(path),
+                                  duration=_duration(row, line, meta_path)))
             else:
                 missing.append((name, "listed in the metadata but not found on disk"))
     return clips, missing
 
 
 def file_signature(clip):
-    """What identifies a file's content for the cache key: its name and size."""
-    return [clip.name, clip.fold, clip.label, Path(clip.path).stat().st_size]
+    """What identifies a file's content for the cache key: its name, size and metadata duration."""
+    return [clip.name, clip.fold, clip.label, Path(clip.path).stat().st_size, clip.duration]

@@ -42,8 +42,9 @@ def write_tree(parent):
     with open(root / "metadata" / "UrbanSound8K.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"])
-        for name, fold, label, *_ in GOOD + BAD + MISSING:
-            w.writerow([name, 1, 0.0, 4.0, 1, fold, label, audiodata.CLASS_NAMES[label]])
+        for name, fold, label, *rest in GOOD + BAD + MISSING:
+            seconds = rest[-1] if rest else 4.0
+            w.writerow([name, 1, 0.5, 0.5 + seconds, 1, fold, label, audiodata.CLASS_NAMES[label]])
     return root
 
 

@@ -53,6 +53,7 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
     _on_main(d, lambda: rundir.check(out, config, opts.resume))
     if opts.resume:
         log.to_file(out / "train.log")
+        log(f"output: {out} (resumed)")
 
     log(f"config: {opts.config} ({opts.config_reason}); device {device}; {d.world_size} process(es)")
     seeds = f"seed {opts.seed}" if len(opts.seeds) == 1 else f"seeds {','.join(map(str, opts.seeds))}"
@@ -129,7 +130,10 @@ class _Executor:
             if part == plan.main:
                 _figure(trained, splits, self.out / "figure3.png", ctx.device, self.figure_noise)
         self.d.barrier()
-        splits.release_noisy()
+        if self.d.is_main and opts.protocol == "cv10":  # at most one fold's noisy sets on disk at a time
+            freed = splits.release_noisy()
+            log(f"{part.name}: released the noisy test sets of test fold {part.fold} from the cache "
+                f"({freed / 1e6:.1f} MB)")
         if self.d.is_main:
             checkpoint.save_json({"fold": part.fold, "seed": part.seed, "finished": time.strftime(
                 "%Y-%m-%d %H:%M:%S %z")}, part.done_marker)
@@ -147,8 +151,9 @@ class _Executor:
         if part == self.plan.parts[0]:
             _on_main(d, lambda: rundir.start(self.out, self.config, splits.fingerprint, splits.describe(),
                                              opts.resume))
-            log.to_file(self.out / "train.log")
-            log(f"output: {self.out}{' (resumed)' if opts.resume else ''}")
+            if not opts.resume:
+                log.to_file(self.out / "train.log")
+                log(f"output: {self.out}")
         _on_main(d, lambda: _check_part_data(part, identity))
         log(f"data: {splits.describe()}")
         log(f"noises: {', '.join(names)} at {', '.join(f'{s:g}' for s in audiodata.SNRS_DB)} dB")
@@ -180,15 +185,6 @@ def _check_part_data(part: Part, identity: dict) -> None:
     checkpoint.save_json(identity, path)
 
 
-def _noise_request(opts: Options):
-    """The ``noises`` argument of audiodata.load_splits for --noises."""
-    if opts.noises != "paper":
-        return opts.noises
-    if opts.noise_dir is None:
-        return audiodata.PAPER_NOISES
-    return audiodata.resolve_paper_noises(audiodata.NoiseBank(opts.noise_dir).names)
-
-
 def _figure_noise(opts: Options, names) -> str:
     if opts.figure_noise is not None:
         if opts.figure_noise not in names:
@@ -205,12 +201,15 @@ def _load_data(opts: Options, part: Part, d: Dist, log: Log):
         if (turn == "main") == d.is_main:
             try:
                 splits = audiodata.load_splits(
-                    opts.data_root, noise_dir=opts.noise_dir, noises=_noise_request(opts), cache_dir=opts.cache_dir,
+                    opts.data_root, noise_dir=opts.noise_dir, noises=opts.noises, cache_dir=opts.cache_dir,
                     seed=part.seed, data_seed=opts.seeds[0], test_fold=part.fold, dev_fold=part.dev_fold,
                     clips_per_class=opts.clips_per_class, workers=opts.workers, progress=d.is_main)
+                _figure_noise(opts, splits.noise_names)  # a usage error before the noisy sets are extracted
                 grid = [(n, s) for _, n, s in conditions(splits.noise_names, audiodata.SNRS_DB) if s is not None]
                 for noise, snr in log.bar(grid, desc="noisy test sets", unit="set", leave=False):
                     splits.noisy_test(noise, snr)
+            except UsageError:
+                raise
             except (ValueError, FileNotFoundError) as e:
                 flag = "--noises" if opts.noises is not None and "nois" in str(e) else "data"
                 raise UsageError(f"{flag}: {e}") from None
@@ -357,9 +356,9 @@ def _write_reports(rows, noises, out: Path, plan: Plan) -> None:
 
 
 def _write_mixtures(splits, part: Part, noises) -> None:
-    """The mixing manifest of every noisy test set of the part (audiodata's Splits.mixtures rows)."""
-    rows = [{"fold": part.fold, "seed": part.seed, **r}
-            for _, noise, snr in conditions(noises, audiodata.SNRS_DB) if snr is not None
+    """The mixing manifest of every noisy test set of the part (audiodata's Splits.mixtures rows: seed, test
+    fold, noise file and fingerprint, each clip's noise offset and the SNR measured after mixing)."""
+    rows = [r for _, noise, snr in conditions(noises, audiodata.SNRS_DB) if snr is not None
             for r in splits.mixtures(noise, snr)]
     checkpoint.save_text(reports.dict_csv(rows), part.mixtures)
 

@@ -148,9 +148,14 @@ def table2(rows: list[dict], noise_types, snrs_db) -> str:
     header = ["SNR (dB)", "Method"] + names + [f"{paper_name(n)} (paper)" for n in in_paper]
     test = "the test set (fold 10)" if {r["fold"] for r in rows} <= {10} else "the test folds"
     where = scope(rows).split("; ", 1)
+    if not in_paper:
+        paper_text = "No columns of the paper: none of these noises is one of its seven."
+    elif len(in_paper) < len(noise_types):
+        paper_text = "Left: this run; right: the paper, for its noises."
+    else:
+        paper_text = "Left: this run; right: the paper."
     lines = [f"Table 2: classification rate (%) on {test} mixed with unseen noise"
-             f"{'; ' + where[1] if len(where) > 1 else ''}. Left: this run; right: the paper"
-             f"{' (its noises only)' if len(in_paper) < len(noise_types) else ''}.", "",
+             f"{'; ' + where[1] if len(where) > 1 else ''}. {paper_text}", "",
              _row(header), _row(["---:", "---"] + ["---:"] * (len(header) - 2))]
     for snr in snrs_db:
         for m in methods:

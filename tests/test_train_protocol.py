@@ -15,7 +15,7 @@ import audiodata
 from training import reports
 from training.faults import KILLED_EXIT_CODE
 
-from train_cli import table, train
+from train_cli import run, table, train
 
 # arbitrary names as real recordings have them; the file stem lower-cased is the noise's name
 NOISE_FILES = ("crowd.wav", "Fire.WAV", "industry.flac", "train.wav", "water.wav", "wind.wav")
@@ -148,6 +148,11 @@ def test_unknown_noise_names_are_usage_errors(args, message, tmp_path, train_cac
 CV10 = ["--method", "cnn-fc", "--protocol", "cv10", "--epochs", "2", "--batch-size", "80"]  # 1 step per epoch
 
 
+def train_tree(out, cache, *args, **kwargs):
+    """train.py on a --data-root tree (train_cli.train adds the synthetic set's --clips-per-class)."""
+    return run("train.py", "--out", out, "--cache-dir", cache, "--workers", "1", *args, **kwargs)
+
+
 def write_tree(parent):
     """UrbanSound8K layout: 10 folds x 10 classes x 1 clip of 0.5 s (80 train, 10 dev, 10 test clips per fold)."""
     root = parent / "UrbanSound8K"
@@ -175,7 +180,7 @@ def cv10_data(tmp_path_factory):
 def cv10_run(tmp_path_factory, cv10_data):
     tree, noises = cv10_data
     tmp = tmp_path_factory.mktemp("cv10-run")
-    proc = train(tmp / "run", tmp / "cache", *CV10, "--data-root", tree, "--noise-dir", noises)
+    proc = train_tree(tmp / "run", tmp / "cache", *CV10, "--data-root", tree, "--noise-dir", noises)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tmp / "run", tmp / "cache"
 
@@ -204,12 +209,12 @@ def test_cv10_resumes_in_the_fold_it_was_killed_in(tmp_path, cv10_data, cv10_run
     tree, noises = cv10_data
     out = tmp_path / "run"
     args = [*CV10, "--data-root", tree, "--noise-dir", noises]
-    proc = train(out, tmp_path / "cache", *args, fault="exit_after_steps=14")  # fold 7, epoch 2
+    proc = train_tree(out, tmp_path / "cache", *args, fault="exit_after_steps=14")  # fold 7, epoch 2
     assert proc.returncode == KILLED_EXIT_CODE, proc.stderr[-3000:]
     done = {k: (out / "checkpoints" / f"fold{k:02d}-seed0" / "cnn-fc.results.json").read_bytes() for k in range(1, 7)}
     assert not (out / "checkpoints" / "fold07-seed0" / "cnn-fc.results.json").exists()
 
-    proc = train(out, tmp_path / "cache", *args, "--resume")
+    proc = train_tree(out, tmp_path / "cache", *args, "--resume")
     assert proc.returncode == 0, proc.stderr[-3000:]
     for k in range(1, 7):
         assert f"fold{k:02d}-seed0: done earlier" in proc.stdout

@@ -1,4 +1,4 @@
-"""figure3.png: one test clip's Mel features clean, with 5 dB of a noise (pink by default), and as each enhancer outputs them."""
+"""figure3.png: one test clip's Mel features clean, with 5 dB of a noise (pink by default), and enhanced."""
 from __future__ import annotations
 
 import matplotlib

@@ -62,7 +62,8 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
         "(selected on fold 9), evaluation on fold 10 clean and mixed with unseen noises at 20, 15, 10, 5, 0 dB; "
         "--protocol cv10 repeats it over the ten folds, --seeds over seeds. Writes results.csv, table1.md, "
         "table2.md, figure3.png, robustness.png, mixtures.csv (summary.md with several folds or seeds), "
-        "config.json, train.log, checkpoints/ and models/ to --out. Under torchrun it trains with DistributedDataParallel.", 79),
+        "config.json, train.log, checkpoints/ and models/ to --out. Under torchrun it trains with "
+        "DistributedDataParallel.", 79),
         epilog="examples:\n"
         "  python experiments/train.py --method dsl                  # the main job, built-in data\n"
         "  python experiments/train.py --method all --data-root ~/UrbanSound8K --noise-dir ~/noisex92\n"
@@ -161,7 +162,8 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
         method=a.method, methods=tuple(METHODS[1:]) if a.method == "all" else
         (() if a.method == "cnn-fc" else (a.method,)),
         data_root=_abs(a.data_root), noise_dir=_abs(a.noise_dir), config=config, config_reason=reason,
-        classifier_epochs=epochs[0], enhancer_epochs=epochs[1], batch_size=a.batch_size, lr=a.lr, seed=protocol["seeds"][0],
+        classifier_epochs=epochs[0], enhancer_epochs=epochs[1], batch_size=a.batch_size, lr=a.lr,
+        seed=protocol["seeds"][0],
         device=device, out=a.out, resume=a.resume, cache_dir=_abs(a.cache_dir), clips_per_class=a.clips_per_class,
         workers=a.workers, **protocol)
 

@@ -5,11 +5,13 @@ Every feature parameter lives in :class:`FeatureConfig`; the rest of the package
 """
 from dataclasses import asdict, dataclass
 
+from .noisex import PAPER_NOISES
+
 CLASS_NAMES = (
     "air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling",
     "engine_idling", "gun_shot", "jackhammer", "siren", "street_music",
 )
-NOISE_TYPES = ("babble", "f16", "factory1", "factory2", "leopard", "pink", "destroyer")  # = noisex.PAPER_NOISES
+NOISE_TYPES = PAPER_NOISES  # the paper's seven (the name the package had before noise folders of any names)
 SNRS_DB = (20, 15, 10, 5, 0)
 
 TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)

@@ -45,8 +45,8 @@ def read_mat_audio(path, sample_rate, default_rate):
     except NotImplementedError:
         raise AudioReadError(path, "MATLAB v7.3 (HDF5) file, which scipy cannot read; save it with "
                                    "save(..., '-v7') or convert it to WAV") from None
-    except (ValueError, TypeError, OSError) as e:
-        raise AudioReadError(path, f"not a readable MATLAB .mat file ({e})") from None
+    except Exception as e:  # scipy's parser fails on damaged files with MatReadError, IndexError, ValueError...
+        raise AudioReadError(path, f"not a readable MATLAB .mat file ({type(e).__name__}: {e})") from None
     variables = {k: v for k, v in variables.items() if not k.startswith("__")}
     vectors = {k: np.asarray(v) for k, v in variables.items()
                if isinstance(v, np.ndarray) and v.size > 1 and np.issubdtype(v.dtype, np.number)}

@@ -24,7 +24,7 @@ def noise_files(noise_dir):
     case), named by its stem lower-cased. Other files (README.txt, ...) and hidden ones (.DS_Store,
     ._babble.wav) are ignored. Two files with the same name are a ValueError naming both."""
     files = {}
-    for path in sorted(noise_dir.iterdir()):
+    for path in sorted(noise_dir.iterdir(), key=lambda p: (p.name.lower(), p.name)):
         suffix = path.suffix.lower()
         if path.name.startswith(".") or not path.is_file() or suffix not in AUDIO_SUFFIXES | {MAT_SUFFIX}:
             continue
@@ -116,6 +116,13 @@ class NoiseBank:
                     sha.update(block)
             self._fingerprints[name] = cache.digest([sha.hexdigest(), self.sample_rate])
         return self._fingerprints[name]
+
+    def validate(self, names):
+        """Read the named recordings now, so that one that cannot be used is an error before any long work
+        (a no-op for the built-in noises, which are generated when first needed)."""
+        if self.noise_dir is not None:
+            for name in names:
+                self.recording(name)
 
     def recording(self, name):
         """The whole recording, mono float32 at ``sample_rate``."""

@@ -178,9 +178,9 @@ class Splits:
                     raise RuntimeError(f"test clip {clip.name} became unreadable since its features were "
                                        f"cached ({r.reason}); delete {self.cache_folder} and rerun")
                 offsets[:, k], measured[:, :, k], n_samples[k] = r.offsets, r.measured, r.n_samples
-                for i, n in enumerate(names):
-                    for j, s in enumerate(snrs):
-                        if with_features:
+                if with_features:
+                    for i, n in enumerate(names):
+                        for j, s in enumerate(snrs):
                             outputs[n, s].array[k] = r.features[i, j]
         except BaseException:
             for writer in outputs.values():
@@ -219,6 +219,7 @@ def load_splits(data_root=None, *, noise_dir=None, noises=None, cache_dir=None, 
     folds = fold_split(test_fold, dev_fold)
     bank = NoiseBank(noise_dir, cache_dir)
     noise_names = bank.select(noises)
+    bank.validate(noise_names)  # a noise file that cannot be used fails now, not after the clean extraction
     data_seed = seed if data_seed is None else data_seed
     description, clips, missing, source_key = _source(data_root, int(data_seed), clips_per_class)
     # clean features do not depend on the seed beyond the clip list (which has it for synthetic data),

@@ -78,3 +78,18 @@ def test_builtin_f16_has_strong_tones(tmp_path):
     tone = psd[np.argmin(np.abs(f - 2500))]
     around = np.median(psd[(f > 2000) & (f < 3000)])
     assert tone > 30 * around
+
+
+def test_segment_offset_and_segment_at_reproduce_noise_segment():
+    from audiodata.mixing import segment_at, segment_offset
+    recording = np.arange(10001, dtype=np.float32)  # odd length: the halves are 5000 samples, the last is unused
+    for n, part in [(1200, "test"), (1200, "train"), (7000, "test"), (5000, "train")]:
+        for i in range(20):
+            offset = segment_offset(recording.shape[0], n, np.random.default_rng(i), part)
+            begin = 0 if part == "train" else 5000
+            assert begin <= offset < begin + 5000
+            segment = segment_at(recording, offset, n, part)
+            np.testing.assert_array_equal(segment, noise_segment(recording, n, np.random.default_rng(i), part))
+            assert segment[0] == offset and segment.max() < begin + 5000
+    with pytest.raises(ValueError, match=r"noise offset: expected 5000 <= offset < 10000 \(the test half"):
+        segment_at(recording, 100, 10, "test")

@@ -134,3 +134,67 @@ def test_noisy_test_with_a_real_noise_dir(tmp_path):
     assert np.mean(np.abs(noisy.features.numpy() - splits.test.features.numpy())) > 0.05
     with pytest.raises(ValueError, match="expected one of pink"):
         splits.noisy_test("babble", 0)
+
+
+def write_truncation_tree(parent, columns=("slice_file_name", "fsID", "start", "end", "salience", "fold", "classID",
+                                           "class")):
+    """Clips cut short as broken downloads leave them, next to whole ones; (name, fold, label, seconds, kept)."""
+    root = parent / "UrbanSound8K"
+    for fold in range(1, 11):
+        (root / "audio" / f"fold{fold}").mkdir(parents=True)
+    (root / "metadata").mkdir()
+    whole = parent / "whole.wav"
+    soundfile.write(whole, tone(22050, 4.0, 2), 22050, subtype="PCM_16")
+    data = whole.read_bytes()
+    files = [  # (name, fold, label, metadata seconds, bytes, kept)
+        ("whole.wav", 1, 0, 4.0, data, True),
+        ("first100bytes.wav", 1, 1, 4.0, data[:100], False),
+        ("cut30.wav", 2, 2, 4.0, data[:int(0.3 * len(data))], False),
+        ("cut70.wav", 10, 3, 4.0, data[:int(0.7 * len(data))], True),
+        ("short_but_whole.wav", 9, 4, 0.25, None, True),
+    ]
+    rows = []
+    for name, fold, label, seconds, content, _ in files:
+        path = root / "audio" / f"fold{fold}" / name
+        if content is None:
+            soundfile.write(path, tone(44100, seconds, 1), 44100)
+        else:
+            path.write_bytes(content)
+        row = {"slice_file_name": name, "fsID": 7, "start": 12.0, "end": 12.0 + seconds, "salience": 1,
+               "fold": fold, "classID": label, "class": audiodata.CLASS_NAMES[label]}
+        rows.append([row[c] for c in columns])
+    with open(root / "metadata" / "UrbanSound8K.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        w.writerows(rows)
+    return files
+
+
+def test_truncated_files_are_skipped_with_their_reason(tmp_path):
+    files = write_truncation_tree(tmp_path / "data")
+    assert read_audio(tmp_path / "data" / "UrbanSound8K" / "audio" / "fold1" / "first100bytes.wav", 16000).shape[0] < 50
+    with pytest.warns(UserWarning, match=r"2 audio file\(s\) skipped") as record:
+        splits = load_splits(tmp_path / "data", cache_dir=tmp_path / "cache", workers=1, progress=False)
+    skipped = dict(splits.skipped)
+    assert sorted(skipped) == ["fold1/first100bytes.wav", "fold2/cut30.wav"]
+    assert skipped["fold1/first100bytes.wav"].startswith("truncated: decodes to 0.00")
+    assert "the metadata says 4.000 s (end - start)" in skipped["fold2/cut30.wav"]
+    assert "truncated" in str(record[0].message)
+    kept = sorted(f"fold{fold}/{name}" for name, fold, _, _, _, ok in files if ok)
+    assert sorted(splits.train.names + splits.dev.names + splits.test.names) == kept
+
+
+def test_metadata_without_start_and_end_keeps_every_decodable_file(tmp_path):
+    write_truncation_tree(tmp_path / "data", columns=("slice_file_name", "fold", "classID"))
+    splits = load_splits(tmp_path / "data", cache_dir=tmp_path / "cache", workers=1, progress=False)
+    assert splits.skipped == [] and len(splits.train) == 3  # the 100-byte file decodes to a few samples
+
+
+def test_malformed_start_or_end_is_an_error_with_the_line(tmp_path):
+    root = write_tree(tmp_path)
+    meta = root / "metadata" / "UrbanSound8K.csv"
+    lines = meta.read_text().splitlines()
+    lines[3] = lines[3].replace(",0.5,", ",soon,", 1)
+    meta.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"line 4: columns 'start' and 'end' expected numbers of seconds, got 'soon'"):
+        load_splits(tmp_path, cache_dir=tmp_path / "cache")

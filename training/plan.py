@@ -2,9 +2,10 @@
 
 A run is a list of *parts*, one per (test fold, seed): ``--protocol paper`` has the single test fold 10,
 ``--protocol cv10`` the ten test folds 1..10 (dev fold k - 1, 10 for k = 1); ``--seeds`` repeats each fold
-per seed. A part is a list of *units*, one per training stage (the classifier first, then each enhancer stage;
-DCL's stage 1 is the DFE stage): the unit trains its stage (checkpoint ``checkpoint``), then, when the stage
-is a reported method, evaluates it (rows of results.csv in ``results``).
+per seed. A part is a list of *units*: first one ``train`` unit per training stage (the classifier first, then
+each enhancer stage; DCL's stage 1 is the DFE stage), which trains the stage into its ``checkpoint``; then one
+``evaluate`` unit per reported method, which evaluates the stage's selected model into ``results`` (the rows
+of results.csv).
 
 The plan is the one description of a run's files that the executor, ``--resume``, the time estimate and the
 reports read. A part's files live in ``checkpoints/<part>/``; a run of one part (the default) keeps them in
@@ -66,9 +67,10 @@ class Part:
 @dataclass(frozen=True)
 class Unit:
     part: Part
+    action: str  # "train" or "evaluate"
     stage: str
     checkpoint: Path  # the stage's training checkpoint (the selected model once done)
-    results: Path | None  # rows of results.csv, or None for a stage that is trained but not reported
+    results: Path | None  # evaluate: the rows of results.csv; train: None
 
     @property
     def fold(self) -> int:
@@ -107,7 +109,10 @@ def make_plan(protocol: str, seeds, methods, checkpoints: Path) -> Plan:
                   for fold in folds for seed in seeds)
     stages = stages_for(methods)
     reported = ("cnn-fc", *methods)
-    units = tuple(Unit(p, s, p.folder / f"{s}.pt", p.folder / f"{s}.results.json" if s in reported else None)
-                  for p in parts for s in stages)
+    units = []
+    for p in parts:
+        units += [Unit(p, "train", s, p.folder / f"{s}.pt", None) for s in stages]
+        units += [Unit(p, "evaluate", s, p.folder / f"{s}.pt", p.folder / f"{s}.results.json")
+                  for s in stages if s in reported]
     main = next(p for p in parts if p.fold == PAPER_TEST_FOLD and p.seed == seeds[0])
-    return Plan(parts, units, tuple(m for m in stages if m in reported), tuple(stages), main)
+    return Plan(parts, tuple(units), tuple(m for m in stages if m in reported), tuple(stages), main)

@@ -6,7 +6,8 @@ test fold 10, dev fold 9, train folds 1-8):
 1. CNN-FC on the train folds, selected on the dev fold, frozen (or reused from the classifier cache).
 2. Each requested enhancer trained on the frozen classifier with cross entropy and selected on the dev fold:
    SFE, DFE and DSL directly; DCL as stage 1 = the DFE stage (trained, frozen), then stage 2.
-3. Every system evaluated on the dev fold, the test fold clean and the test fold with each noise at each SNR.
+3. Every system evaluated on the dev fold, the test fold clean and the test fold with each noise at each SNR
+   (after all the part's stages are trained, as before plans: a diverged stage leaves no results).
 
 Then the reports over all parts: results.csv, table1.md, table2.md (mean ± std over parts when there are
 several), summary.md (several parts), robustness.png, mixtures.csv, figure3.png and models/<method>.pt
@@ -117,8 +118,9 @@ class _Executor:
 
         trained = {}
         for unit in plan.units_of(part):
-            trained[unit.stage] = _train(unit, build, splits, trained, opts, ctx)
-            if unit.results is not None:
+            if unit.action == "train":
+                trained[unit.stage] = _train(unit, build, splits, trained, opts, ctx)
+            else:
                 _evaluate(unit, trained[unit.stage], splits, self.noise_names, ctx)
                 if self.d.is_main:
                     if part == plan.main:
@@ -232,14 +234,16 @@ def _plan_eta(plan: Plan, current: Part, splits, build, opts: Options, ctx: Cont
     for unit in plan.units:
         if unit.part.done_marker.exists():
             continue
+        if unit.action == "evaluate":
+            if not unit.results.exists():
+                evaluations_left[unit.stage] = evaluations_left.get(unit.stage, 0) + 1
+            continue
         epochs = epochs_of(opts, unit.stage)
         left = _epochs_left(unit.checkpoint, epochs)
         if (unit.stage == "cnn-fc" and unit.part == current and left == epochs and
                 _cached_classifier(opts, splits, unit.seed, ctx).exists()):
             left = 0
         epochs_left[unit.stage] = epochs_left.get(unit.stage, 0) + left
-        if unit.results is not None and not unit.results.exists():
-            evaluations_left[unit.stage] = evaluations_left.get(unit.stage, 0) + 1
     with torch.random.fork_rng():
         for name in plan.stages:
             if not epochs_left.get(name) and not evaluations_left.get(name):

@@ -74,3 +74,31 @@ def test_out_folder_rules(tmp_path):
         rundir.check(out, rundir.run_config(_parse("--amp"), world_size=1), resume=True)
     with pytest.raises(UsageError, match="data changed"):
         rundir.start(out, config, "fp2", "synthetic", resume=True)
+
+
+def test_protocol_seeds_and_noises():
+    default = _parse()
+    assert (default.protocol, default.seeds, default.seed, default.noises, default.figure_noise) == (
+        "paper", (0,), 0, None, None)
+    assert _parse("--seed", "4").seeds == (4,)
+    several = _parse("--seeds", "3,1,2", "--protocol", "cv10")
+    assert (several.seeds, several.seed, several.protocol) == ((3, 1, 2), 3, "cv10")
+    assert _parse("--noises", "Crowd, water").noises == ("crowd", "water")
+    assert _parse("--noises", "paper").noises == "paper"
+    assert _parse("--figure-noise", "Water").figure_noise == "water"
+    config = rundir.run_config(several, world_size=1)
+    assert (config["protocol"], config["seeds"], config["seed"]) == ("cv10", [3, 1, 2], 3)
+    assert {"protocol", "seeds", "noises"} <= set(rundir.RESUME_KEYS)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seeds", "0,x"], "--seeds: expected seeds separated by commas"),
+    (["--seeds", "1,1"], "--seeds: expected distinct seeds >= 0"),
+    (["--seeds", "0,-2"], "--seeds: expected distinct seeds >= 0"),
+    (["--seeds", "0,1", "--seed", "3"], "--seed and --seeds: give one of them"),
+    (["--noises", "crowd,,water"], "--noises: expected distinct names"),
+    (["--noises", "crowd,Crowd"], "--noises: expected distinct names"),
+])
+def test_bad_protocol_flags_are_usage_errors(argv, message):
+    with pytest.raises(UsageError, match=message):
+        _parse(*argv)

@@ -10,16 +10,15 @@ NOISES = ("babble", "f16", "factory1", "factory2", "leopard", "pink", "destroyer
 SNRS = (20, 15, 10, 5, 0)
 
 
-def _rows(methods):
+def _rows(methods, fold=10, seed=0):
     """Distinct accuracies per cell so a mixed-up cell shows."""
     rows, k = [], itertools.count(1)
     for m in methods:
-        rows.append({"method": m, "split": "dev", "noise": "clean", "snr_db": None, "accuracy": next(k) / 97, "n": 97})
-        rows.append({"method": m, "split": "test", "noise": "clean", "snr_db": None, "accuracy": next(k) / 89,
-                     "n": 89})
+        part = {"fold": fold, "seed": seed, "method": m}
+        rows.append({**part, "split": "dev", "noise": "clean", "snr_db": None, "accuracy": next(k) / 97, "n": 97})
+        rows.append({**part, "split": "test", "noise": "clean", "snr_db": None, "accuracy": next(k) / 89, "n": 89})
         for snr, noise in itertools.product(SNRS, NOISES):
-            rows.append({"method": m, "split": "test", "noise": noise, "snr_db": snr, "accuracy": next(k) / 401,
-                         "n": 89})
+            rows.append({**part, "split": "test", "noise": noise, "snr_db": snr, "accuracy": next(k) / 401, "n": 89})
     return rows
 
 
@@ -38,12 +37,12 @@ def test_results_csv_round_trip(tmp_path):
     rows = _rows(["cnn-fc", "dsl"])
     (tmp_path / "r.csv").write_text(reports.results_csv(rows))
     back = reports.read_results_csv(tmp_path / "r.csv")
-    assert (tmp_path / "r.csv").read_text().splitlines()[0] == "method,split,noise,snr_db,accuracy,n"
+    assert (tmp_path / "r.csv").read_text().splitlines()[0] == "fold,seed,method,split,noise,snr_db,accuracy,n"
     assert len(back) == len(rows) == 2 * (2 + 35)
     for a, b in zip(rows, back):
         assert a["accuracy"] == pytest.approx(b["accuracy"], abs=1e-6)
-        assert (a["method"], a["split"], a["noise"], a["snr_db"], a["n"]) == (
-            b["method"], b["split"], b["noise"], b["snr_db"], b["n"])
+        assert (a["fold"], a["seed"], a["method"], a["split"], a["noise"], a["snr_db"], a["n"]) == (
+            b["fold"], b["seed"], b["method"], b["split"], b["noise"], b["snr_db"], b["n"])
 
 
 @pytest.mark.parametrize("methods", [["cnn-fc", "dsl"], ["cnn-fc", "sfe", "dfe", "dcl", "dsl"]])
@@ -76,3 +75,56 @@ def test_table2_layout_and_values():
             assert float(row[2 + j]) == pytest.approx(_acc(rows, m, "test", noise, snr), abs=0.006)
         assert [float(v) for v in row[2 + len(NOISES):]] == [float(v) for v in TABLE2[snr][m]]
 
+
+
+def _two_seeds(methods):
+    """Seed 1 with other rates than seed 0, so mean and std are not degenerate."""
+    rows = _rows(methods)
+    return rows + [{**r, "seed": 1, "accuracy": r["accuracy"] * (0.8 + 0.01 * (i % 7))} for i, r in enumerate(rows)]
+
+
+def test_tables_show_mean_and_std_over_parts():
+    import statistics
+
+    rows = _two_seeds(["cnn-fc", "dsl"])
+    text = reports.table1(rows)
+    assert "mean ± std over 2 seeds" in text
+    header, body = _table(text)
+
+    def cell(values):
+        return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+    for j, m in enumerate(["cnn-fc", "dsl"]):
+        dev = [_acc([r for r in rows if r["seed"] == s], m, "dev", "clean") for s in (0, 1)]
+        test = [_acc([r for r in rows if r["seed"] == s], m, "test", "clean") for s in (0, 1)]
+        assert [body[i][1 + j] for i in range(3)] == [cell(dev), cell(test), cell([abs(a - b) for a, b in
+                                                                                   zip(dev, test)])]
+    header, body = _table(reports.table2(rows, NOISES, SNRS))
+    for row in body:
+        m = {"CNN-FC": "cnn-fc", "DSL": "dsl"}[row[1]]
+        for j, noise in enumerate(NOISES):
+            per_seed = [_acc([r for r in rows if r["seed"] == s], m, "test", noise, int(row[0])) for s in (0, 1)]
+            assert row[2 + j] == cell(per_seed)
+
+
+def test_table2_has_paper_columns_only_for_the_papers_noises():
+    noises = ("crowd", "destroyerengine", "pink")
+    rows = [r for r in _rows(["cnn-fc"]) if r["noise"] in ("clean", "pink")]
+    rows += [{**r, "noise": n} for r in rows if r["noise"] == "pink" for n in ("crowd", "destroyerengine")]
+    header, body = _table(reports.table2(rows, noises, SNRS))
+    assert header == ["SNR (dB)", "Method", "crowd", "destroyerengine", "Pink", "Destroyer (paper)", "Pink (paper)"]
+    for row, snr in zip(body, SNRS):
+        assert [float(v) for v in row[5:]] == [float(TABLE2[snr]["cnn-fc"][6]), float(TABLE2[snr]["cnn-fc"][5])]
+
+
+def test_paired_interval_is_the_student_t_interval():
+    from scipy import stats
+
+    from training.summary import paired_interval
+
+    d = [1.5, -0.25, 2.0, 0.75]
+    mean, low, high = paired_interval(d)
+    reference = stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
+    assert mean == pytest.approx(sum(d) / 4)
+    assert (low, high) == pytest.approx((reference.low, reference.high))
+    assert paired_interval([2.0]) == (2.0, None, None)

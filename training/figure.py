@@ -1,4 +1,4 @@
-"""figure3.png: one test clip's Mel features clean, with 5 dB pink noise, and as each enhancer outputs them."""
+"""figure3.png: one test clip's Mel features clean, with 5 dB of a noise (pink by default), and enhanced."""
 from __future__ import annotations
 
 import matplotlib
@@ -11,12 +11,13 @@ from training.checkpoint import atomic_write  # noqa: E402
 from training.paper import DISPLAY  # noqa: E402
 
 
-def figure3(clean: np.ndarray, noisy: np.ndarray, enhanced: dict[str, np.ndarray], path, title: str = "") -> None:
+def figure3(clean: np.ndarray, noisy: np.ndarray, enhanced: dict[str, np.ndarray], path, title: str = "",
+            noise: str = "+5 dB pink") -> None:
     """Panels (a) clean, (b) noisy, then one per enhancer in ``enhanced`` (method -> features), like the paper.
 
     Every array is (n_mels, n_frames); all panels share one colour scale.
     """
-    panels = [("Clean feature", clean), ("Noisy feature (+5 dB pink)", noisy)]
+    panels = [("Clean feature", clean), (f"Noisy feature ({noise})", noisy)]
     panels += [(f"{DISPLAY.get(m, m)} feature", x) for m, x in enhanced.items()]
     vmax = max(float(np.max(x)) for _, x in panels) or 1.0
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), sharey=True, squeeze=False)

@@ -40,6 +40,11 @@ class Options:
     clips_per_class: int | None
     workers: int
     amp: bool = False  # --amp: bfloat16 autocast around the training forward passes
+    # the protocol's repetitions and the noises evaluated (training/plan.py)
+    protocol: str = "paper"
+    seeds: tuple[int, ...] = (0,)  # --seeds, or (--seed,)
+    noises: tuple[str, ...] | str | None = None  # None: every noise found; "paper": the paper's seven
+    figure_noise: str | None = None  # None: pink when used, else the first noise
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,13 +60,18 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
         "Train and evaluate the paper's systems (CNN-FC, SFE, DFE, DCL, DSL) with its protocol: "
         "the CNN-FC classifier on folds 1-8 (selected on fold 9, then frozen; reused from the cache when one "
         "was trained with the same data, config and seed), the enhancer on top of it with cross entropy "
-        "(selected on fold 9), evaluation on fold 10 clean and mixed with 7 unseen noises at 20, 15, 10, 5, 0 dB. "
-        "Writes results.csv, table1.md, table2.md, figure3.png, config.json, train.log, checkpoints/ and "
-        "models/ to --out. Under torchrun it trains with DistributedDataParallel.", 79),
+        "(selected on fold 9), evaluation on fold 10 clean and mixed with unseen noises at 20, 15, 10, 5, 0 dB; "
+        "--protocol cv10 repeats it over the ten folds, --seeds over seeds. Writes results.csv, table1.md, "
+        "table2.md, figure3.png, robustness.png, mixtures.csv (summary.md with several folds or seeds), "
+        "config.json, train.log, checkpoints/ and models/ to --out. Under torchrun it trains with "
+        "DistributedDataParallel.", 79),
         epilog="examples:\n"
         "  python experiments/train.py --method dsl                  # the main job, built-in data\n"
         "  python experiments/train.py --method all --data-root ~/UrbanSound8K --noise-dir ~/noisex92\n"
         "  python experiments/train.py --method dsl --out runs/x --resume   # continue an interrupted run\n"
+        "  python experiments/train.py --method dfe --seeds 0,1,2          # three seeds, mean ± std, summary.md\n"
+        "  python experiments/train.py --method dsl --protocol cv10 --data-root ~/UrbanSound8K\n"
+        "  python experiments/train.py --method dsl --noise-dir ~/noisex92 --noises paper\n"
         "  torchrun --nproc_per_node=2 experiments/train.py --method dsl    # DistributedDataParallel\n"
         "exit codes: 0 done, 1 training diverged (NaN/inf loss), 2 usage error, 130 interrupted",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -72,8 +82,9 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
                    help="UrbanSound8K root (the UrbanSound8K folder or its parent); omitted = the built-in "
                    "synthetic set")
     p.add_argument("--noise-dir", metavar="PATH",
-                   help="folder of real noise recordings, one WAV per type named by type (babble.wav, f16.wav, "
-                   "...); omitted = the built-in noises")
+                   help="folder of real noise recordings: every audio file in it (.wav, .flac, ... in any case, "
+                   "or NOISEX-92's .mat files) is one noise, named by its file stem lower-cased (Babble.wav -> "
+                   "babble); --noises picks some; omitted = the built-in stand-ins for the paper's seven")
     p.add_argument("--config", choices=["paper", "small"],
                    help="model widths: the paper's, or fewer channels with the same structure; default: paper on "
                    "a GPU, small on a CPU")
@@ -89,6 +100,7 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, metavar="N",
                    help="seed of the synthetic data, the noise offsets, the initial weights and the data order; "
                    "default 0")
+    _protocol_arguments(p)
     p.add_argument("--device", choices=["cpu", "cuda"],
                    help="where to train; default: cuda when a GPU is available, else cpu")
     p.add_argument("--out", metavar="DIR",
@@ -138,6 +150,8 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
         raise UsageError(f"--lr must be a positive number, got {a.lr}")
     if a.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {a.seed}")
+    if a.seeds is not None and a.seed != 0:
+        raise UsageError("--seed and --seeds: give one of them (--seeds N is the same as --seed N)")
     for flag, path in (("--data-root", a.data_root), ("--noise-dir", a.noise_dir)):
         if path is not None and not os.path.isdir(path):
             raise UsageError(f"{flag}: {path} is not a folder")
@@ -148,13 +162,53 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
     if a.resume and a.out is None:
         raise UsageError("--resume needs --out DIR, the folder of the run to continue")
 
+    protocol = _protocol_options(a)
     return Options(
         method=a.method, methods=tuple(METHODS[1:]) if a.method == "all" else
         (() if a.method == "cnn-fc" else (a.method,)),
         data_root=_abs(a.data_root), noise_dir=_abs(a.noise_dir), config=config, config_reason=reason,
-        classifier_epochs=epochs[0], enhancer_epochs=epochs[1], batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+        classifier_epochs=epochs[0], enhancer_epochs=epochs[1], batch_size=a.batch_size, lr=a.lr,
+        seed=protocol["seeds"][0],
         device=device, out=a.out, resume=a.resume, cache_dir=_abs(a.cache_dir), clips_per_class=a.clips_per_class,
-        workers=a.workers, amp=a.amp)
+        workers=a.workers, amp=a.amp, **protocol)
+
+
+def _protocol_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags of the protocol's repetitions (folds, seeds) and of the noises evaluated."""
+    p.add_argument("--protocol", choices=["paper", "cv10"], default="paper",
+                   help="paper (default): train on folds 1-8, select on fold 9, test on fold 10; cv10: the "
+                   "dataset's 10-fold cross-validation, the whole protocol once per test fold k = 1..10 (dev "
+                   "fold k-1, fold 10 for k = 1, train on the other eight), tables as mean ± std over folds")
+    p.add_argument("--seeds", metavar="N,N,...",
+                   help="repeat the run per seed (data order, initial weights, noise offsets; the synthetic set "
+                   "keeps the first seed's clips so all seeds see the same data) and report mean ± std per cell "
+                   "and summary.md (each enhancer against CNN-FC, paired, 95%% interval); replaces --seed")
+    p.add_argument("--noises", metavar="NAME,NAME,...|paper",
+                   help="the noises to evaluate, in this order (names are file stems in --noise-dir, any case); "
+                   "paper = the paper's seven resolved against the folder; default: every noise found "
+                   "(the seven built-in ones without --noise-dir)")
+    p.add_argument("--figure-noise", metavar="NAME",
+                   help="the noise of figure3.png (at 5 dB); default: pink when it is evaluated, else the first noise")
+
+
+def _protocol_options(a) -> dict:
+    if a.seeds is not None:
+        try:
+            seeds = tuple(int(s) for s in a.seeds.split(","))
+        except ValueError:
+            raise UsageError(f"--seeds: expected seeds separated by commas like 0,1,2, got {a.seeds!r}") from None
+        if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+            raise UsageError(f"--seeds: expected distinct seeds >= 0, got {a.seeds!r}")
+    else:
+        seeds = (a.seed,)
+    noises = None
+    if a.noises is not None:
+        names = [n.strip().lower() for n in a.noises.split(",")]
+        if not all(names) or len(set(names)) != len(names):
+            raise UsageError(f"--noises: expected distinct names separated by commas, got {a.noises!r}")
+        noises = "paper" if names == ["paper"] else tuple(names)
+    figure = None if a.figure_noise is None else a.figure_noise.strip().lower()
+    return {"protocol": a.protocol, "seeds": seeds, "noises": noises, "figure_noise": figure}
 
 
 def epochs_of(opts: Options, stage: str) -> int:

@@ -8,6 +8,25 @@ METHODS = ("cnn-fc", "sfe", "dfe", "dcl", "dsl")
 DISPLAY = {"cnn-fc": "CNN-FC", "sfe": "SFE", "dfe": "DFE", "dcl": "DCL", "dsl": "DSL"}
 NOISE_DISPLAY = {"babble": "Babble", "f16": "F16", "factory1": "Factory1", "factory2": "Factory2",
                  "leopard": "Leopard", "pink": "Pink", "destroyer": "Destroyer"}
+# NOISEX-92 has two destroyer recordings; the paper's "Destroyer" does not say which, so either is compared
+# with its column (audiodata's --noises paper picks destroyerengine)
+PAPER_ALIASES = {"destroyerengine": "destroyer", "destroyerops": "destroyer"}
+
+
+def paper_column(noise: str) -> int | None:
+    """Index of ``noise``'s column in the paper's Table 2 (None: not one of the paper's noises)."""
+    name = PAPER_ALIASES.get(noise, noise)
+    return list(NOISE_DISPLAY).index(name) if name in NOISE_DISPLAY else None
+
+
+def paper_name(noise: str) -> str:
+    """The paper's name of the column ``noise`` is compared with (Destroyer for destroyerengine)."""
+    return list(NOISE_DISPLAY.values())[paper_column(noise)]
+
+
+def noise_display(noise: str) -> str:
+    """The paper's spelling of its noises (Babble, F16, ...); any other name as it is."""
+    return NOISE_DISPLAY.get(noise, noise)
 
 # Table 1: (dev, test, difference as printed; the paper's difference is |dev - test|)
 TABLE1 = {

@@ -1,13 +1,21 @@
-"""The paper's protocol (§4, §4.3) for one run of experiments/train.py.
+"""The paper's protocol (§4, §4.3) for one run of experiments/train.py: parse -> plan -> execute -> report.
 
-1. CNN-FC on folds 1-8, selected on fold 9, frozen (or reused from the classifier cache).
-2. Each requested enhancer trained on the frozen classifier with cross entropy and selected on fold 9:
+Per part of the plan (training/plan.py: one test fold and seed; the paper's protocol is the single part
+test fold 10, dev fold 9, train folds 1-8):
+
+1. CNN-FC on the train folds, selected on the dev fold, frozen (or reused from the classifier cache).
+2. Each requested enhancer trained on the frozen classifier with cross entropy and selected on the dev fold:
    SFE, DFE and DSL directly; DCL as stage 1 = the DFE stage (trained, frozen), then stage 2.
-3. Every system evaluated on fold 9, fold 10 clean and fold 10 with each noise at each SNR.
-4. results.csv, table1.md, table2.md, figure3.png, models/<method>.pt in the output folder.
+3. Every system evaluated on the dev fold, the test fold clean and the test fold with each noise at each SNR
+   (after all the part's stages are trained, as before plans: a diverged stage leaves no results).
+
+Then the reports over all parts: results.csv, table1.md, table2.md (mean ± std over parts when there are
+several), summary.md (several parts), robustness.png, mixtures.csv, figure3.png and models/<method>.pt
+(of the part with test fold 10 and the first seed).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -27,20 +35,14 @@ from training.figure import figure3
 from training.log import Log, duration
 from training.loop import train_stage
 from training.options import Options, epochs_of
+from training.plan import Part, Plan, Unit, make_plan
+from training.robustness import robustness_figure
+from training.summary import summary_md
 
 STAGE_SEED = {"cnn-fc": 0, "sfe": 1, "dfe": 2, "dcl": 3, "dsl": 4}  # each stage starts from seed * 10 + this
 PROBE_BATCH = 32  # clips of the timed training step of the time estimate
 FIGURE_METHODS = ("sfe", "dcl", "dsl")  # the paper's Figure 3 panels (c)-(e); DFE when it is the only enhancer
-
-
-def stages_for(methods) -> list[str]:
-    """Training stages in order: the classifier, then each enhancer (DCL's stage 1 is the DFE stage)."""
-    stages = ["cnn-fc"]
-    for m in methods:
-        for s in (("dfe", "dcl") if m == "dcl" else (m,)):
-            if s not in stages:
-                stages.append(s)
-    return stages
+FIGURE_SNR = 5
 
 
 def run(opts: Options, d: Dist, log: Log) -> Path:
@@ -50,49 +52,114 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
     out = Path(d.broadcast(opts.out or rundir.default_out(opts.method)))
     config = rundir.run_config(opts, d.world_size)
     _on_main(d, lambda: rundir.check(out, config, opts.resume))
+    if opts.resume:
+        log.to_file(out / "train.log")
+        log(f"output: {out} (resumed)")
 
     log(f"config: {opts.config} ({opts.config_reason}); device {device}; {d.world_size} process(es)")
+    seeds = f"seed {opts.seed}" if len(opts.seeds) == 1 else f"seeds {','.join(map(str, opts.seeds))}"
     log(f"epochs: {opts.classifier_epochs} classifier, {opts.enhancer_epochs} per enhancer stage; batch "
-        f"{opts.batch_size}, Adam lr {opts.lr:g}, seed {opts.seed}{', bfloat16 autocast (--amp)' if opts.amp else ''}")
-    splits = _load_data(opts, d, log)
-    _on_main(d, lambda: rundir.start(out, config, splits.fingerprint, splits.describe(), opts.resume))
-    log.to_file(out / "train.log")
-    log(f"output: {out}{' (resumed)' if opts.resume else ''}")
-    log(f"data: {splits.describe()}")
+        f"{opts.batch_size}, Adam lr {opts.lr:g}, {seeds}{', bfloat16 autocast (--amp)' if opts.amp else ''}")
+    plan = make_plan(opts.protocol, opts.seeds, opts.methods, out / "checkpoints")
+    if len(plan.parts) > 1:
+        log(f"plan: {len(plan.parts)} parts ({_folds_text(plan)} x {seeds}), each training "
+            f"{', '.join(plan.stages)}; checkpoints/<fold>-<seed>/ per part")
 
-    noises, snrs = audiodata.NOISE_TYPES, audiodata.SNRS_DB
-    n_classes, n_mels = len(splits.class_names), audiodata.FEATURES.n_mels
-    build = lambda name: models.build(name, opts.config, n_classes, n_mels).to(device)  # noqa: E731
-    ckpt_dir = out / "checkpoints"
-    methods = ["cnn-fc", *opts.methods]
-    _plan_eta(stages_for(opts.methods), methods, splits, build, opts, ctx, ckpt_dir)
-    log(f"estimated time: ~{duration(ctx.eta.remaining())} (from timing a few clips of each stage)")
+    executor = _Executor(opts, d, log, ctx, plan, out, config)
+    for part in plan.parts:
+        executor.execute(part)
 
-    trained = {"cnn-fc": _train_classifier(build, splits, opts, ctx, ckpt_dir)}
-    for stage in stages_for(opts.methods)[1:]:
-        checkpoint.seed_everything(opts.seed * 10 + STAGE_SEED[stage])
-        model = build(stage)
-        if stage == "dcl":
-            model.load_stage1(trained["dfe"])
-        else:
-            model.load_classifier(trained["cnn-fc"])
-        train_stage(stage, model, model.trainable_parameters(), splits.train, splits.dev,
-                    epochs_of(opts, stage), ckpt_dir / f"{stage}.pt", ctx)
-        trained[stage] = model
-
-    rows = []
-    for m in methods:
-        rows += _evaluate(m, trained[m], splits, noises, snrs, ctx, ckpt_dir / f"{m}.results.json")
-        if d.is_main:
-            _save_model(trained[m], m, opts, splits, out / "models" / f"{m}.pt")
-            _write_reports(rows, noises, snrs, out)
+    rows = _rows(plan)
+    noises = executor.noise_names or _noises_in(rows)
     if d.is_main:
-        _figure(trained, splits, out / "figure3.png", device)
+        _write_reports(rows, noises, out, plan)
         log("\n" + reports.table1(rows) + "\n")
-        log(reports.table2(rows, noises, snrs))
-    log(f"done in {duration(time.perf_counter() - t_start)}: results.csv, table1.md, table2.md, figure3.png "
-        f"in {out}")
+        log(reports.table2(rows, noises, audiodata.SNRS_DB))
+        if len(plan.parts) > 1:
+            log(summary_md(rows, noises, audiodata.SNRS_DB))
+    written = ["results.csv", "table1.md", "table2.md"] + (["summary.md"] if len(plan.parts) > 1 else [])
+    written += ["robustness.png", "mixtures.csv", "figure3.png"]
+    log(f"done in {duration(time.perf_counter() - t_start)}: {', '.join(written)} in {out}")
     return out
+
+
+def _folds_text(plan: Plan) -> str:
+    folds = sorted({p.fold for p in plan.parts})
+    return f"test fold {folds[0]}" if len(folds) == 1 else f"test folds {folds[0]}-{folds[-1]}"
+
+
+class _Executor:
+    """Runs the units of the plan part by part: loads a part's data, trains and evaluates its units, writes
+    its manifest (and the figure and models of the main part), releases its noisy sets, marks it done."""
+
+    def __init__(self, opts: Options, d: Dist, log: Log, ctx: Context, plan: Plan, out: Path, config: dict):
+        self.opts, self.d, self.log, self.ctx, self.plan, self.out, self.config = opts, d, log, ctx, plan, out, config
+        self.noise_names: tuple[str, ...] | None = None
+        self.eta_planned = False
+
+    def execute(self, part: Part) -> None:
+        opts, log, plan = self.opts, self.log, self.plan
+        multi = len(plan.parts) > 1
+        if part.done_marker.exists():
+            log(f"{part.name}: done earlier, results read from {part.folder}")
+            return
+        if multi:
+            log(f"=== {part.name}: test fold {part.fold}, dev fold {part.dev_fold}, seed {part.seed} "
+                f"(part {plan.parts.index(part) + 1} of {len(plan.parts)}) ===")
+        splits = self._load(part)
+        ctx = dataclasses.replace(self.ctx, seed=part.seed)
+        n_classes, n_mels = len(splits.class_names), audiodata.FEATURES.n_mels
+        build = lambda name: models.build(name, opts.config, n_classes, n_mels).to(ctx.device)  # noqa: E731
+        if not self.eta_planned:
+            _plan_eta(plan, part, splits, build, opts, ctx)
+            self.eta_planned = True
+            log(f"estimated time: ~{duration(ctx.eta.remaining())} (from timing a few clips of each stage"
+                f"{'; the other parts assumed like this one' if multi else ''})")
+
+        trained = {}
+        for unit in plan.units_of(part):
+            if unit.action == "train":
+                trained[unit.stage] = _train(unit, build, splits, trained, opts, ctx)
+            else:
+                _evaluate(unit, trained[unit.stage], splits, self.noise_names, ctx)
+                if self.d.is_main:
+                    if part == plan.main:
+                        _save_model(trained[unit.stage], unit.stage, opts, splits, self.out / "models" /
+                                    f"{unit.stage}.pt")
+                    _write_tables(_rows(plan), self.noise_names, self.out)
+        if self.d.is_main:
+            _write_mixtures(splits, part, self.noise_names)
+            if part == plan.main:
+                _figure(trained, splits, self.out / "figure3.png", ctx.device, self.figure_noise)
+        self.d.barrier()
+        if self.d.is_main and opts.protocol == "cv10":  # at most one fold's noisy sets on disk at a time
+            freed = splits.release_noisy()
+            log(f"{part.name}: released the noisy test sets of test fold {part.fold} from the cache "
+                f"({freed / 1e6:.1f} MB)")
+        if self.d.is_main:
+            checkpoint.save_json({"fold": part.fold, "seed": part.seed, "finished": time.strftime(
+                "%Y-%m-%d %H:%M:%S %z")}, part.done_marker)
+        self.d.barrier()
+
+    def _load(self, part: Part):
+        opts, d, log = self.opts, self.d, self.log
+        splits = _load_data(opts, part, d, log)
+        names = tuple(splits.noise_names)
+        if self.noise_names is not None and names != self.noise_names:
+            raise RuntimeError(f"{part.name}: noises {names} differ from the earlier parts' {self.noise_names}")
+        self.noise_names = names
+        self.figure_noise = _figure_noise(opts, names)
+        identity = {"fingerprint": splits.fingerprint, "data": splits.describe()}
+        if part == self.plan.parts[0]:
+            _on_main(d, lambda: rundir.start(self.out, self.config, splits.fingerprint, splits.describe(),
+                                             opts.resume))
+            if not opts.resume:
+                log.to_file(self.out / "train.log")
+                log(f"output: {self.out}")
+        _on_main(d, lambda: _check_part_data(part, identity))
+        log(f"data: {splits.describe()}")
+        log(f"noises: {', '.join(names)} at {', '.join(f'{s:g}' for s in audiodata.SNRS_DB)} dB")
+        return splits
 
 
 def _on_main(d: Dist, fn) -> None:
@@ -108,50 +175,86 @@ def _on_main(d: Dist, fn) -> None:
         raise UsageError(error)
 
 
-def _load_data(opts: Options, d: Dist, log: Log):
-    """Rank 0 extracts (and caches) every feature set first; the other processes then read the cache."""
+def _check_part_data(part: Part, identity: dict) -> None:
+    """The first time a part loads its data, record which data; on --resume, refuse data that changed."""
+    path = part.folder / "data.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved["fingerprint"] != identity["fingerprint"]:
+            raise UsageError(f"--resume: the data of {part.name} changed since it started (fingerprint "
+                             f"{saved['fingerprint']} then, {identity['fingerprint']} now); start a new --out")
+        return
+    checkpoint.save_json(identity, path)
+
+
+def _figure_noise(opts: Options, names) -> str:
+    if opts.figure_noise is not None:
+        if opts.figure_noise not in names:
+            raise UsageError(f"--figure-noise: expected one of the noises evaluated ({', '.join(names)}), got "
+                             f"{opts.figure_noise!r}")
+        return opts.figure_noise
+    return "pink" if "pink" in names else names[0]
+
+
+def _load_data(opts: Options, part: Part, d: Dist, log: Log):
+    """Rank 0 extracts (and caches) every feature set of the part first; the other processes then read the cache."""
     splits = None
     for turn in ("main", "others"):
         if (turn == "main") == d.is_main:
             try:
-                splits = audiodata.load_splits(opts.data_root, noise_dir=opts.noise_dir, cache_dir=opts.cache_dir,
-                                               seed=opts.seed, clips_per_class=opts.clips_per_class,
-                                               workers=opts.workers, progress=d.is_main)
-                grid = [(n, s) for _, n, s in conditions(audiodata.NOISE_TYPES, audiodata.SNRS_DB) if s is not None]
+                splits = audiodata.load_splits(
+                    opts.data_root, noise_dir=opts.noise_dir, noises=opts.noises, cache_dir=opts.cache_dir,
+                    seed=part.seed, data_seed=opts.seeds[0], test_fold=part.fold, dev_fold=part.dev_fold,
+                    clips_per_class=opts.clips_per_class, workers=opts.workers, progress=d.is_main)
+                _figure_noise(opts, splits.noise_names)  # a usage error before the noisy sets are extracted
+                grid = [(n, s) for _, n, s in conditions(splits.noise_names, audiodata.SNRS_DB) if s is not None]
                 for noise, snr in log.bar(grid, desc="noisy test sets", unit="set", leave=False):
                     splits.noisy_test(noise, snr)
+            except UsageError:
+                raise
             except (ValueError, FileNotFoundError) as e:
-                raise UsageError(f"data: {e}") from None
+                flag = "--noises" if opts.noises is not None and "nois" in str(e) else "data"
+                raise UsageError(f"{flag}: {e}") from None
         d.barrier()
     return splits
 
 
-def _plan_eta(stages, methods, splits, build, opts: Options, ctx: Context, ckpt_dir: Path) -> None:
-    """Predict the time of the stages and evaluations still to do from two timed batches of each model."""
+def _plan_eta(plan: Plan, current: Part, splits, build, opts: Options, ctx: Context) -> None:
+    """Predict the time of the units still to do, in every part, from two timed batches of each model on the
+    data of ``current`` (the other parts are assumed to have its sizes)."""
     bpp = ctx.batch_per_process
     n_batch = min(bpp, len(splits.train))
     n = min(n_batch, PROBE_BATCH)  # the training step is timed on n clips and scaled to a batch
     x = torch.stack([splits.train[i][0] for i in range(n_batch)]).to(ctx.device)
     y = torch.tensor([int(splits.train[i][1]) for i in range(n_batch)], device=ctx.device)
     steps = math.ceil(math.ceil(len(splits.train) / ctx.dist.world_size) / bpp)
-    n_eval = (len(splits.dev) + len(splits.test) * (1 + len(audiodata.NOISE_TYPES) * len(audiodata.SNRS_DB)))
+    n_eval = len(splits.dev) + len(splits.test) * (1 + len(splits.noise_names) * len(audiodata.SNRS_DB))
     n_eval /= ctx.dist.world_size
+    epochs_left, evaluations_left = {}, {}
+    for unit in plan.units:
+        if unit.part.done_marker.exists():
+            continue
+        if unit.action == "evaluate":
+            if not unit.results.exists():
+                evaluations_left[unit.stage] = evaluations_left.get(unit.stage, 0) + 1
+            continue
+        epochs = epochs_of(opts, unit.stage)
+        left = _epochs_left(unit.checkpoint, epochs)
+        if (unit.stage == "cnn-fc" and unit.part == current and left == epochs and
+                _cached_classifier(opts, splits, unit.seed, ctx).exists()):
+            left = 0
+        epochs_left[unit.stage] = epochs_left.get(unit.stage, 0) + left
     with torch.random.fork_rng():
-        for name in dict.fromkeys(stages + methods):
-            epochs = epochs_of(opts, name)
-            epochs_left = _epochs_left(ckpt_dir / f"{name}.pt", epochs)
-            evaluate_left = name in methods and not (ckpt_dir / f"{name}.results.json").exists()
-            if name == "cnn-fc" and epochs_left == epochs and _cached_classifier(opts, splits, ctx).exists():
-                epochs_left = 0
-            if not (epochs_left if name in stages else 0) and not evaluate_left:
+        for name in plan.stages:
+            if not epochs_left.get(name) and not evaluations_left.get(name):
                 continue
             model = build(name)
             timing = probe(model, model.trainable_parameters(), x, y, n)
-            if name in stages:
-                ctx.eta.plan(name, epochs_left, steps * timing.train_step_s * bpp / n +
+            if epochs_left.get(name):
+                ctx.eta.plan(name, epochs_left[name], steps * timing.train_step_s * bpp / n +
                              len(splits.dev) / ctx.dist.world_size * timing.eval_sample_s)
-            if evaluate_left:
-                ctx.eta.plan(f"evaluate {name}", 1, n_eval * timing.eval_sample_s)
+            if evaluations_left.get(name):
+                ctx.eta.plan(f"evaluate {name}", evaluations_left[name], n_eval * timing.eval_sample_s)
 
 
 def _epochs_left(path: Path, epochs: int) -> int:
@@ -161,21 +264,36 @@ def _epochs_left(path: Path, epochs: int) -> int:
     return 0 if state["done"] else epochs - state["epoch"] - 1
 
 
-def _cached_classifier(opts: Options, splits, ctx: Context) -> Path:
-    return classifier_cache.cached_path(opts.cache_dir, splits.fingerprint, opts.config, opts.seed,
+def _cached_classifier(opts: Options, splits, seed: int, ctx: Context) -> Path:
+    return classifier_cache.cached_path(opts.cache_dir, splits.fingerprint, opts.config, seed,
                                         opts.classifier_epochs, opts.batch_size, opts.lr, ctx.dist.world_size,
                                         amp=opts.amp)
 
 
-def _train_classifier(build, splits, opts: Options, ctx: Context, ckpt_dir: Path):
+def _train(unit: Unit, build, splits, trained: dict, opts: Options, ctx: Context):
+    """Train the unit's stage (or load it, finished earlier) on the frozen stages it builds on."""
+    if unit.stage == "cnn-fc":
+        return _train_classifier(build, splits, unit, opts, ctx)
+    checkpoint.seed_everything(unit.seed * 10 + STAGE_SEED[unit.stage])
+    model = build(unit.stage)
+    if unit.stage == "dcl":
+        model.load_stage1(trained["dfe"])
+    else:
+        model.load_classifier(trained["cnn-fc"])
+    train_stage(unit.stage, model, model.trainable_parameters(), splits.train, splits.dev,
+                epochs_of(opts, unit.stage), unit.checkpoint, ctx)
+    return model
+
+
+def _train_classifier(build, splits, unit: Unit, opts: Options, ctx: Context):
     """Train CNN-FC (or reuse the cached one trained with the same data, config and seed) and freeze it."""
-    path, cached = ckpt_dir / "cnn-fc.pt", _cached_classifier(opts, splits, ctx)
+    path, cached = unit.checkpoint, _cached_classifier(opts, splits, unit.seed, ctx)
     if not path.exists() and cached.exists():
         if ctx.dist.is_main:
             classifier_cache.copy(cached, path)
         ctx.dist.barrier()
         ctx.log(f"cnn-fc: reusing the classifier trained earlier with the same data, config and seed ({cached})")
-    checkpoint.seed_everything(opts.seed * 10 + STAGE_SEED["cnn-fc"])
+    checkpoint.seed_everything(unit.seed * 10 + STAGE_SEED["cnn-fc"])
     model = build("cnn-fc")
     train_stage("cnn-fc", model, list(model.parameters()), splits.train, splits.dev, opts.classifier_epochs, path,
                 ctx)
@@ -186,13 +304,15 @@ def _train_classifier(build, splits, opts: Options, ctx: Context, ckpt_dir: Path
     return model.eval()
 
 
-def _evaluate(method, model, splits, noises, snrs, ctx: Context, path: Path) -> list[dict]:
-    """Rows of results.csv for ``method`` (read back when an earlier, interrupted run already evaluated it)."""
+def _evaluate(unit: Unit, model, splits, noises, ctx: Context) -> list[dict]:
+    """Rows of results.csv for the unit (read back when an earlier, interrupted run already evaluated it)."""
+    method, path = unit.stage, unit.results
     if path.exists():
         ctx.log(f"{method}: evaluated earlier, results read from {path}")
         return json.loads(path.read_text())
     t0 = time.perf_counter()
-    rows = evaluate(method, model, splits, noises, snrs, ctx)
+    rows = [{"fold": unit.fold, "seed": unit.seed, **r}
+            for r in evaluate(method, model, splits, noises, audiodata.SNRS_DB, ctx)]
     if ctx.dist.is_main:
         checkpoint.save_json(rows, path)
     ctx.dist.barrier()
@@ -205,27 +325,58 @@ def _evaluate(method, model, splits, noises, snrs, ctx: Context, path: Path) -> 
     return rows
 
 
+def _rows(plan: Plan) -> list[dict]:
+    """Every result row written so far, in plan order."""
+    rows = []
+    for path in plan.results_files:
+        if path.exists():
+            rows += json.loads(path.read_text())
+    return rows
+
+
+def _noises_in(rows) -> tuple[str, ...]:
+    """The noises of result rows, in their order (when every part was done earlier and none was loaded)."""
+    return tuple(dict.fromkeys(r["noise"] for r in rows if r["noise"] != "clean"))
+
+
 def _save_model(model, method: str, opts: Options, splits, path: Path) -> None:
     """The selected model of ``method`` with what experiments/classify.py needs to rebuild it."""
     checkpoint.save({"method": method, "config": opts.config, "class_names": list(splits.class_names),
                      "n_mels": audiodata.FEATURES.n_mels, "state_dict": model.state_dict()}, path)
 
 
-def _write_reports(rows, noises, snrs, out: Path) -> None:
+def _write_tables(rows, noises, out: Path) -> None:
     checkpoint.save_text(reports.results_csv(rows), out / "results.csv")
     checkpoint.save_text(reports.table1(rows), out / "table1.md")
-    checkpoint.save_text(reports.table2(rows, noises, snrs), out / "table2.md")
+    checkpoint.save_text(reports.table2(rows, noises, audiodata.SNRS_DB), out / "table2.md")
 
 
-def _figure(trained: dict, splits, path: Path, device, index: int = 0) -> None:
-    """Figure 3: test clip ``index`` clean, with 5 dB pink noise, and enhanced by the trained enhancers."""
+def _write_reports(rows, noises, out: Path, plan: Plan) -> None:
+    """The run's reports over every part."""
+    _write_tables(rows, noises, out)
+    if len(plan.parts) > 1:
+        checkpoint.save_text(summary_md(rows, noises, audiodata.SNRS_DB), out / "summary.md")
+    robustness_figure(rows, noises, audiodata.SNRS_DB, out / "robustness.png")
+    reports.concatenate_csv([p.mixtures for p in plan.parts], out / "mixtures.csv")
+
+
+def _write_mixtures(splits, part: Part, noises) -> None:
+    """The mixing manifest of every noisy test set of the part (audiodata's Splits.mixtures rows: seed, test
+    fold, noise file and fingerprint, each clip's noise offset and the SNR measured after mixing)."""
+    rows = [r for _, noise, snr in conditions(noises, audiodata.SNRS_DB) if snr is not None
+            for r in splits.mixtures(noise, snr)]
+    checkpoint.save_text(reports.dict_csv(rows), part.mixtures)
+
+
+def _figure(trained: dict, splits, path: Path, device, noise: str, index: int = 0) -> None:
+    """Figure 3: test clip ``index`` clean, with 5 dB of ``noise``, and enhanced by the trained enhancers."""
     shown = [m for m in FIGURE_METHODS if m in trained] or [m for m in ("dfe",) if m in trained]
     clean, label = splits.test[index]
-    noisy, _ = splits.noisy_test("pink", 5)[index]
+    noisy, _ = splits.noisy_test(noise, FIGURE_SNR)[index]
     enhanced = {}
     with torch.no_grad():
         for m in shown:
             trained[m].eval()
             enhanced[m] = trained[m].enhance(noisy[None].to(device))[0][0, 0].cpu().numpy()
-    figure3(clean[0].numpy(), noisy[0].numpy(), enhanced, path,
+    figure3(clean[0].numpy(), noisy[0].numpy(), enhanced, path, noise=f"+{FIGURE_SNR} dB {noise}",
             title=f"Test clip {index} (class: {splits.class_names[int(label)]})")

@@ -1,16 +1,22 @@
-"""results.csv, and Table 1 / Table 2 in the paper's layouts with the paper's numbers alongside."""
+"""results.csv, and Table 1 / Table 2 in the paper's layouts with the paper's numbers alongside.
+
+A run of several parts (folds and/or seeds, training/plan.py) has one row per part in results.csv; a table
+cell then shows the mean ± sample standard deviation over the parts.
+"""
 from __future__ import annotations
 
 import csv
 import io
+import statistics
+from pathlib import Path
 
-from training.paper import DISPLAY, METHODS, NOISE_DISPLAY, TABLE1, TABLE2
+from training.paper import DISPLAY, METHODS, TABLE1, TABLE2, noise_display, paper_column, paper_name
 
-CSV_FIELDS = ("method", "split", "noise", "snr_db", "accuracy", "n")
+CSV_FIELDS = ("fold", "seed", "method", "split", "noise", "snr_db", "accuracy", "n")
 
 
 def results_csv(rows: list[dict]) -> str:
-    """One line per (method, split, noise, snr_db); accuracy as a fraction, snr_db empty for clean sets."""
+    """One line per (fold, seed, method, split, noise, snr_db); accuracy a fraction, snr_db empty when clean."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -22,8 +28,63 @@ def results_csv(rows: list[dict]) -> str:
 
 def read_results_csv(path) -> list[dict]:
     with open(path, newline="") as f:
-        return [{**r, "snr_db": float(r["snr_db"]) if r["snr_db"] else None,
+        return [{**r, "fold": int(r["fold"]), "seed": int(r["seed"]),
+                 "snr_db": float(r["snr_db"]) if r["snr_db"] else None,
                  "accuracy": float(r["accuracy"]), "n": int(r["n"])} for r in csv.DictReader(f)]
+
+
+def dict_csv(rows: list[dict]) -> str:
+    """Rows of dicts with the same keys as CSV (the keys of the first row are the header)."""
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return out.getvalue()
+
+
+def concatenate_csv(paths, path) -> None:
+    """The CSV files in ``paths`` that exist (same header) as one file at ``path``."""
+    from training.checkpoint import atomic_write
+
+    def write(f):
+        header = None
+        for p in map(Path, paths):
+            if not p.exists():
+                continue
+            with open(p, "rb") as part:
+                first = part.readline()
+                if header is None:
+                    header = first
+                    f.write(first)
+                elif first != header:
+                    raise ValueError(f"{p}: its columns differ from the other parts' ({first!r} vs {header!r})")
+                for line in part:
+                    f.write(line)
+    atomic_write(path, write)
+
+
+def parts(rows) -> list[tuple[int, int]]:
+    """The (fold, seed) parts of the rows, sorted."""
+    return sorted({(r["fold"], r["seed"]) for r in rows})
+
+
+def scope(rows) -> str:
+    """Which folds and seeds the rows cover, for the captions."""
+    folds = sorted({r["fold"] for r in rows})
+    seeds = sorted({r["seed"] for r in rows})
+    if folds == [10]:
+        where = "the clean dev (fold 9) and test (fold 10) sets"
+    elif len(folds) == 1:
+        where = f"the clean dev and test (fold {folds[0]}) sets"
+    else:
+        where = (f"the clean dev and test sets of {len(folds)}-fold cross-validation (test folds "
+                 f"{', '.join(map(str, folds))}; dev = the fold before)")
+    if len(folds) * len(seeds) == 1:
+        return where
+    over = " x ".join(filter(None, [f"{len(folds)} folds" if len(folds) > 1 else "",
+                                    f"{len(seeds)} seeds" if len(seeds) > 1 else ""]))
+    return f"{where}; mean ± std over {over}"
 
 
 def _methods(rows) -> list[str]:
@@ -31,16 +92,31 @@ def _methods(rows) -> list[str]:
     return [m for m in METHODS if m in present]
 
 
-def _rate(rows, method, split, noise, snr=None) -> float | None:
+def values(rows, method, split, noise, snr=None) -> dict[tuple[int, int], float]:
+    """(fold, seed) -> classification rate (%) of ``method`` on one condition."""
+    out = {}
     for r in rows:
         if (r["method"], r["split"], r["noise"]) == (method, split, noise) and (
                 snr is None or (r["snr_db"] is not None and float(r["snr_db"]) == float(snr))):
-            return 100 * r["accuracy"]
-    return None
+            out[(r["fold"], r["seed"])] = 100 * r["accuracy"]
+    return out
 
 
-def _cell(value) -> str:
-    return "–" if value is None else f"{value:.2f}"
+def _stat(values) -> tuple[float, float | None] | None:
+    """(mean, sample std or None for one value), or None for no values."""
+    values = list(values)
+    if not values:
+        return None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def _cell(stat) -> str:
+    if stat is None:
+        return "–"
+    if isinstance(stat, (int, float)):
+        return f"{stat:.2f}"
+    mean, std = stat
+    return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
 
 
 def _row(cells) -> str:
@@ -48,33 +124,43 @@ def _row(cells) -> str:
 
 
 def table1(rows: list[dict]) -> str:
-    """Dev / Test / Difference (= |Dev - Test|) per method, this run's rates then the paper's."""
+    """Dev / Test / Difference (= |Dev - Test| per part) per method, this run's rates then the paper's."""
     methods = _methods(rows)
     header = [""] + [DISPLAY[m] for m in methods] + [f"{DISPLAY[m]} (paper)" for m in methods]
-    lines = ["Table 1: classification rate (%) on the clean dev (fold 9) and test (fold 10) sets; "
-             "Difference = |Dev - Test|. Left: this run; right: the paper.", "",
+    lines = [f"Table 1: classification rate (%) on {scope(rows)}; Difference = |Dev - Test|. "
+             "Left: this run; right: the paper.", "",
              _row(header), _row(["---"] + ["---:"] * (len(header) - 1))]
-    dev = [_rate(rows, m, "dev", "clean") for m in methods]
-    test = [_rate(rows, m, "test", "clean") for m in methods]
-    diff = [None if a is None or b is None else abs(a - b) for a, b in zip(dev, test)]
+    dev = [values(rows, m, "dev", "clean") for m in methods]
+    test = [values(rows, m, "test", "clean") for m in methods]
+    diff = [{k: abs(a[k] - b[k]) for k in a if k in b} for a, b in zip(dev, test)]
     for i, (label, ours) in enumerate((("Dev", dev), ("Test", test), ("Difference", diff))):
-        lines.append(_row([label] + [_cell(v) for v in ours] + [_cell(TABLE1[m][i]) for m in methods]))
+        lines.append(_row([label] + [_cell(_stat(v.values())) for v in ours] +
+                          [_cell(TABLE1[m][i]) for m in methods]))
     return "\n".join(lines) + "\n"
 
 
 def table2(rows: list[dict], noise_types, snrs_db) -> str:
-    """SNR x method rows, noise columns: this run's rates on the noisy test set, then the paper's."""
+    """SNR x method rows, noise columns: this run's rates on the noisy test set, then the paper's (for the noises
+    that are the paper's)."""
     methods = _methods(rows)
-    names = [NOISE_DISPLAY.get(n, n) for n in noise_types]
-    header = ["SNR (dB)", "Method"] + names + [f"{n} (paper)" for n in names]
-    lines = ["Table 2: classification rate (%) on the test set (fold 10) mixed with unseen noise. "
-             "Left: this run; right: the paper.", "",
+    names = [noise_display(n) for n in noise_types]
+    in_paper = [n for n in noise_types if paper_column(n) is not None]
+    header = ["SNR (dB)", "Method"] + names + [f"{paper_name(n)} (paper)" for n in in_paper]
+    test = "the test set (fold 10)" if {r["fold"] for r in rows} <= {10} else "the test folds"
+    where = scope(rows).split("; ", 1)
+    if not in_paper:
+        paper_text = "No columns of the paper: none of these noises is one of its seven."
+    elif len(in_paper) < len(noise_types):
+        paper_text = "Left: this run; right: the paper, for its noises."
+    else:
+        paper_text = "Left: this run; right: the paper."
+    lines = [f"Table 2: classification rate (%) on {test} mixed with unseen noise"
+             f"{'; ' + where[1] if len(where) > 1 else ''}. {paper_text}", "",
              _row(header), _row(["---:", "---"] + ["---:"] * (len(header) - 2))]
     for snr in snrs_db:
         for m in methods:
-            ours = [_rate(rows, m, "test", n, snr) for n in noise_types]
+            ours = [_stat(values(rows, m, "test", n, snr).values()) for n in noise_types]
             paper_row = TABLE2.get(snr, {}).get(m)
-            paper = [None if paper_row is None or n not in NOISE_DISPLAY else
-                     paper_row[list(NOISE_DISPLAY).index(n)] for n in noise_types]
+            paper = [None if paper_row is None else paper_row[paper_column(n)] for n in in_paper]
             lines.append(_row([f"{snr:g}", DISPLAY[m]] + [_cell(v) for v in ours] + [_cell(v) for v in paper]))
     return "\n".join(lines) + "\n"

@@ -12,7 +12,8 @@ from training.options import Options
 CONFIG = "config.json"
 # Settings that change the result: --resume must be given the same ones.
 RESUME_KEYS = ("method", "config", "classifier_epochs", "enhancer_epochs", "batch_size", "lr", "seed", "data_root",
-               "noise_dir", "clips_per_class", "world_size", "amp")
+               "noise_dir", "clips_per_class", "world_size", "amp",
+               "protocol", "seeds", "noises")
 
 
 def default_out(method: str) -> str:
@@ -29,7 +30,10 @@ def run_config(opts: Options, world_size: int) -> dict:
             "enhancer_epochs": opts.enhancer_epochs, "batch_size": opts.batch_size,
             "lr": opts.lr, "seed": opts.seed, "device": opts.device, "data_root": opts.data_root,
             "noise_dir": opts.noise_dir, "clips_per_class": opts.clips_per_class, "cache_dir": opts.cache_dir,
-            "world_size": world_size, **({"amp": True} if opts.amp else {}), "optimizer": "Adam", "loss": "cross entropy",
+            "world_size": world_size, **({"amp": True} if opts.amp else {}),
+            "protocol": opts.protocol, "seeds": list(opts.seeds),
+            "noises": list(opts.noises) if isinstance(opts.noises, tuple) else opts.noises,
+            "figure_noise": opts.figure_noise, "optimizer": "Adam", "loss": "cross entropy",
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}}
 
 

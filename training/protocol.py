@@ -27,6 +27,7 @@ from training.figure import figure3
 from training.log import Log, duration
 from training.loop import train_stage
 from training.options import Options, epochs_of
+from training.stage_monitor import TrainingRecord
 
 STAGE_SEED = {"cnn-fc": 0, "sfe": 1, "dfe": 2, "dcl": 3, "dsl": 4}  # each stage starts from seed * 10 + this
 PROBE_BATCH = 32  # clips of the timed training step of the time estimate
@@ -68,7 +69,8 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
     _plan_eta(stages_for(opts.methods), methods, splits, build, opts, ctx, ckpt_dir)
     log(f"estimated time: ~{duration(ctx.eta.remaining())} (from timing a few clips of each stage)")
 
-    trained = {"cnn-fc": _train_classifier(build, splits, opts, ctx, ckpt_dir)}
+    record = TrainingRecord(out, d.is_main)  # masks.csv, training.png: per-epoch instruments of every stage
+    trained = {"cnn-fc": _train_classifier(build, splits, opts, ctx, ckpt_dir, record)}
     for stage in stages_for(opts.methods)[1:]:
         checkpoint.seed_everything(opts.seed * 10 + STAGE_SEED[stage])
         model = build(stage)
@@ -77,7 +79,7 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
         else:
             model.load_classifier(trained["cnn-fc"])
         train_stage(stage, model, model.trainable_parameters(), splits.train, splits.dev,
-                    epochs_of(opts, stage), ckpt_dir / f"{stage}.pt", ctx)
+                    epochs_of(opts, stage), ckpt_dir / f"{stage}.pt", ctx, monitor=record.stage(stage, model))
         trained[stage] = model
 
     rows = []
@@ -166,7 +168,7 @@ def _cached_classifier(opts: Options, splits, ctx: Context) -> Path:
                                         opts.classifier_epochs, opts.batch_size, opts.lr, ctx.dist.world_size)
 
 
-def _train_classifier(build, splits, opts: Options, ctx: Context, ckpt_dir: Path):
+def _train_classifier(build, splits, opts: Options, ctx: Context, ckpt_dir: Path, record=None):
     """Train CNN-FC (or reuse the cached one trained with the same data, config and seed) and freeze it."""
     path, cached = ckpt_dir / "cnn-fc.pt", _cached_classifier(opts, splits, ctx)
     if not path.exists() and cached.exists():
@@ -177,7 +179,7 @@ def _train_classifier(build, splits, opts: Options, ctx: Context, ckpt_dir: Path
     checkpoint.seed_everything(opts.seed * 10 + STAGE_SEED["cnn-fc"])
     model = build("cnn-fc")
     train_stage("cnn-fc", model, list(model.parameters()), splits.train, splits.dev, opts.classifier_epochs, path,
-                ctx)
+                ctx, monitor=record.stage("cnn-fc", model) if record else None)
     if ctx.dist.is_main and not cached.exists():
         classifier_cache.copy(path, cached)
         ctx.log(f"cnn-fc: cached for reuse by later runs with the same data, config and seed ({cached})")

@@ -58,6 +58,7 @@ class Splits:
         kept = [c for c, good in zip(clips, ok) if good]
         folds = np.array([c.fold for c in kept], dtype=np.int64)
         self._test_clips = [c for c in kept if c.fold in TEST_FOLDS]
+        self.train_clips = [c for c in kept if c.fold in TRAIN_FOLDS]  # for noisy training copies
 
         def subset(fold_set):
             mask = np.isin(folds, fold_set)

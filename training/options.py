@@ -39,6 +39,10 @@ class Options:
     cache_dir: str | None
     clips_per_class: int | None
     workers: int
+    # multi-condition training (issue 14; off by default): see training/multi_condition.py
+    train_noise: tuple[str, ...] = ()
+    train_snr: tuple[float, float] = (0.0, 20.0)
+    train_noise_classifier: bool = False
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,7 +105,47 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
                    help="synthetic set only: clips per class in each fold (default: the data package's size); "
                    "small values make quick trial runs")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="processes for feature extraction; default 2")
+    _multi_condition_flags(p)
     return p
+
+
+def _multi_condition_flags(p: argparse.ArgumentParser) -> None:
+    from audiodata.train_noise import TRAIN_NOISE_TYPES
+    p.add_argument("--train-noise", metavar="NAMES",
+                   help="multi-condition training (our extension; the paper trains on clean clips only): also train "
+                   "the enhancer on one noisy copy of every training clip, mixed with one of these comma-separated "
+                   f"built-in noises ({','.join(TRAIN_NOISE_TYPES)}, or 'all'); none of them is a test noise, and a "
+                   "test noise name is refused; default: off")
+    p.add_argument("--train-snr", metavar="LOW,HIGH", default="0,20",
+                   help="with --train-noise: SNR of each noisy copy, drawn uniformly from LOW..HIGH dB (a negative LOW: "
+                   "--train-snr=-5,10); default 0,20")
+    p.add_argument("--train-noise-classifier", action="store_true",
+                   help="with --train-noise: train the CNN-FC classifier on the noisy copies too (default: the "
+                   "classifier is trained on clean clips only)")
+
+
+def _multi_condition(a, world_size) -> dict:
+    """The checked multi-condition settings of the parsed flags ``a``."""
+    from audiodata.config import NOISE_TYPES
+    from audiodata.train_noise import TRAIN_NOISE_TYPES, check_snr_range, check_train_noises
+    if a.train_noise is None:
+        if a.train_noise_classifier or a.train_snr != "0,20":
+            raise UsageError("--train-snr and --train-noise-classifier need --train-noise NAMES")
+        return {}
+    names = TRAIN_NOISE_TYPES if a.train_noise.strip() == "all" else tuple(
+        n.strip() for n in a.train_noise.split(",") if n.strip())
+    test_noises = set(NOISE_TYPES)
+    if a.noise_dir is not None and os.path.isdir(a.noise_dir):
+        test_noises |= {os.path.splitext(f)[0] for f in os.listdir(a.noise_dir)}
+    try:
+        names = check_train_noises(names, tuple(sorted(test_noises)))
+        parts = a.train_snr.split(",")
+        if len(parts) != 2:
+            raise ValueError(f"--train-snr: expected LOW,HIGH in dB (e.g. 0,20), got {a.train_snr!r}")
+        snr = check_snr_range(parts)
+    except ValueError as e:
+        raise UsageError(f"--train-noise: {e}" if "--train-snr" not in str(e) else str(e)) from None
+    return {"train_noise": names, "train_snr": snr, "train_noise_classifier": a.train_noise_classifier}
 
 
 def parse(argv=None, cuda_available: bool | None = None, world_size: int | None = None) -> Options:
@@ -142,6 +186,7 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
         _positive("--clips-per-class", a.clips_per_class)
     if a.resume and a.out is None:
         raise UsageError("--resume needs --out DIR, the folder of the run to continue")
+    multi_condition = _multi_condition(a, world_size)
 
     return Options(
         method=a.method, methods=tuple(METHODS[1:]) if a.method == "all" else
@@ -149,7 +194,7 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
         data_root=_abs(a.data_root), noise_dir=_abs(a.noise_dir), config=config, config_reason=reason,
         classifier_epochs=epochs[0], enhancer_epochs=epochs[1], batch_size=a.batch_size, lr=a.lr, seed=a.seed,
         device=device, out=a.out, resume=a.resume, cache_dir=_abs(a.cache_dir), clips_per_class=a.clips_per_class,
-        workers=a.workers)
+        workers=a.workers, **multi_condition)
 
 
 def epochs_of(opts: Options, stage: str) -> int:

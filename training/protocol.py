@@ -17,7 +17,7 @@ import audiodata
 import models
 import torch
 
-from training import checkpoint, classifier_cache, reports, rundir
+from training import checkpoint, classifier_cache, multi_condition, reports, rundir
 from training.context import Context
 from training.distributed import Dist
 from training.errors import UsageError
@@ -60,6 +60,7 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
     log.to_file(out / "train.log")
     log(f"output: {out}{' (resumed)' if opts.resume else ''}")
     log(f"data: {splits.describe()}")
+    log(multi_condition.describe(opts))
 
     noises, snrs = audiodata.NOISE_TYPES, audiodata.SNRS_DB
     n_classes, n_mels = len(splits.class_names), audiodata.FEATURES.n_mels
@@ -78,7 +79,8 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
             model.load_stage1(trained["dfe"])
         else:
             model.load_classifier(trained["cnn-fc"])
-        train_stage(stage, model, model.trainable_parameters(), splits.train, splits.dev,
+        train_set = multi_condition.training_set(splits, opts, stage, d.is_main)
+        train_stage(stage, model, model.trainable_parameters(), train_set, splits.dev,
                     epochs_of(opts, stage), ckpt_dir / f"{stage}.pt", ctx, monitor=record.stage(stage, model))
         trained[stage] = model
 
@@ -164,7 +166,8 @@ def _epochs_left(path: Path, epochs: int) -> int:
 
 
 def _cached_classifier(opts: Options, splits, ctx: Context) -> Path:
-    return classifier_cache.cached_path(opts.cache_dir, splits.fingerprint, opts.config, opts.seed,
+    return classifier_cache.cached_path(opts.cache_dir, multi_condition.classifier_key(opts, splits.fingerprint),
+                                        opts.config, opts.seed,
                                         opts.classifier_epochs, opts.batch_size, opts.lr, ctx.dist.world_size)
 
 
@@ -178,7 +181,8 @@ def _train_classifier(build, splits, opts: Options, ctx: Context, ckpt_dir: Path
         ctx.log(f"cnn-fc: reusing the classifier trained earlier with the same data, config and seed ({cached})")
     checkpoint.seed_everything(opts.seed * 10 + STAGE_SEED["cnn-fc"])
     model = build("cnn-fc")
-    train_stage("cnn-fc", model, list(model.parameters()), splits.train, splits.dev, opts.classifier_epochs, path,
+    train_set = multi_condition.training_set(splits, opts, "cnn-fc", ctx.dist.is_main)
+    train_stage("cnn-fc", model, list(model.parameters()), train_set, splits.dev, opts.classifier_epochs, path,
                 ctx, monitor=record.stage("cnn-fc", model) if record else None)
     if ctx.dist.is_main and not cached.exists():
         classifier_cache.copy(path, cached)
@@ -223,10 +227,12 @@ def _figure(trained: dict, splits, path: Path, device, index: int = 0) -> None:
     shown = [m for m in FIGURE_METHODS if m in trained] or [m for m in ("dfe",) if m in trained]
     clean, label = splits.test[index]
     noisy, _ = splits.noisy_test("pink", 5)[index]
-    enhanced = {}
+    enhanced, masks = {}, {}
     with torch.no_grad():
         for m in shown:
             trained[m].eval()
-            enhanced[m] = trained[m].enhance(noisy[None].to(device))[0][0, 0].cpu().numpy()
+            x, stage_masks = trained[m].enhance(noisy[None].to(device))
+            enhanced[m] = x[0, 0].cpu().numpy()
+            masks[m] = torch.stack(stage_masks).prod(0)[0, 0].cpu().numpy()  # x_enhanced = x * this
     figure3(clean[0].numpy(), noisy[0].numpy(), enhanced, path,
-            title=f"Test clip {index} (class: {splits.class_names[int(label)]})")
+            title=f"Test clip {index} (class: {splits.class_names[int(label)]})", masks=masks)

@@ -12,7 +12,7 @@ from training.options import Options
 CONFIG = "config.json"
 # Settings that change the result: --resume must be given the same ones.
 RESUME_KEYS = ("method", "config", "classifier_epochs", "enhancer_epochs", "batch_size", "lr", "seed", "data_root",
-               "noise_dir", "clips_per_class", "world_size")
+               "noise_dir", "clips_per_class", "world_size", "train_noise", "train_snr", "train_noise_classifier")
 
 
 def default_out(method: str) -> str:
@@ -30,6 +30,8 @@ def run_config(opts: Options, world_size: int) -> dict:
             "lr": opts.lr, "seed": opts.seed, "device": opts.device, "data_root": opts.data_root,
             "noise_dir": opts.noise_dir, "clips_per_class": opts.clips_per_class, "cache_dir": opts.cache_dir,
             "world_size": world_size, "optimizer": "Adam", "loss": "cross entropy",
+            "train_noise": list(opts.train_noise), "train_snr": list(opts.train_snr),
+            "train_noise_classifier": opts.train_noise_classifier,
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}}
 
 

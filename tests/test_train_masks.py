@@ -81,7 +81,10 @@ def test_tiny_enhancer_run_writes_masks_csv_and_training_png(tmp_path):
                 monitor=record.stage("dsl", dsl))
 
     rows = list(csv.DictReader((tmp_path / "masks.csv").open()))
-    assert [(r["stage"], r["epoch"]) for r in rows] == [("dsl", "1"), ("dsl", "2")]  # the classifier has no mask
+    # the classifier has no mask; epoch 0 = before training
+    assert [(r["stage"], r["epoch"]) for r in rows] == [("dsl", "0"), ("dsl", "1"), ("dsl", "2")]
+    assert rows[0]["train_loss"] == "" and 0.9 < float(rows[0]["mask1_mean"]) < 1  # the start near identity
+    rows = rows[1:]
     history = checkpoint.load(tmp_path / "d.pt")["history"]
     for r, h in zip(rows, history):
         assert float(r["dev_accuracy"]) == pytest.approx(h["dev_accuracy"], abs=1e-4)

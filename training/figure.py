@@ -33,6 +33,7 @@ def figure3(clean: np.ndarray, noisy: np.ndarray, enhanced: dict[str, np.ndarray
     fig.colorbar(image, ax=axes[0].tolist(), fraction=0.02, pad=0.01)
     if masks:
         _mask_row(axes[1], masks, first=len(panels) - len(enhanced), fig=fig)
+        fig.subplots_adjust(hspace=0.45)
     if title:
         fig.suptitle(title, fontsize=10, y=1.03)
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight"))

@@ -57,6 +57,10 @@ def train_stage(name: str, model: torch.nn.Module, params: list, train_set: Data
         checkpoint.set_rng_state(state["rng"])
         best, history, start = state["best"], state["history"], state["epoch"] + 1
         ctx.log(f"{name}: resuming after epoch {start} of {epochs} from {path}")
+    if monitor and start == 0:
+        line = monitor.before_training(model, dev_set, ctx)
+        if line:
+            ctx.log(f"{name:>6} epoch   0/{epochs}  {line}")
     wrapped = ctx.dist.wrap(model, ctx.device)
 
     for epoch in range(start, epochs):

@@ -69,3 +69,17 @@ def test_tiny_multi_condition_run_trains_on_clean_plus_noisy_copies(tmp_path, tr
     rows = list(csv.DictReader((out / "masks.csv").open()))
     assert [r["stage"] for r in rows] == ["sfe"]
     assert (out / "training.png").is_file() and (out / "results.csv").is_file()
+
+
+def test_mixed_conditions_swap_in_the_noisy_copy_of_the_chosen_clips():
+    import torch
+    from torch.utils.data import TensorDataset
+
+    clean = TensorDataset(torch.zeros(6, 1), torch.arange(6))
+    noisy = TensorDataset(torch.ones(6, 1), torch.arange(6))
+    mixed = multi_condition.MixedConditions(clean, noisy, torch.tensor([1, 0, 0, 1, 1, 0], dtype=torch.bool))
+    assert len(mixed) == 6
+    assert [float(mixed[i][0]) for i in range(6)] == [1, 0, 0, 1, 1, 0]
+    assert [int(mixed[i][1]) for i in range(6)] == list(range(6))  # the label stays the clip's
+    with pytest.raises(ValueError, match="one entry per clip"):
+        multi_condition.MixedConditions(clean, noisy, torch.ones(5, dtype=torch.bool))

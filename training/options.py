@@ -113,7 +113,8 @@ def _multi_condition_flags(p: argparse.ArgumentParser) -> None:
     from audiodata.train_noise import TRAIN_NOISE_TYPES
     p.add_argument("--train-noise", metavar="NAMES",
                    help="multi-condition training (our extension; the paper trains on clean clips only): also train "
-                   "the enhancer on one noisy copy of every training clip, mixed with one of these comma-separated "
+                   "the enhancer on training clips of which half (a seeded draw) are replaced by a noisy copy, "
+                   "mixed with one of these comma-separated "
                    f"built-in noises ({','.join(TRAIN_NOISE_TYPES)}, or 'all'); none of them is a test noise, and a "
                    "test noise name is refused; default: off")
     p.add_argument("--train-snr", metavar="LOW,HIGH", default="0,20",

@@ -38,7 +38,7 @@ class TrainingRecord:
         self.histories[name] = list(history)
         if self.is_main:
             save_text(masks_csv(self.histories, self.initial), self.out / "masks.csv")
-            training_plot(self.histories, self.out / "training.png")
+            training_plot(self.histories, self.out / "training.png", self.initial)
 
 
 class StageMonitor:

@@ -24,7 +24,7 @@ def figure3(clean: np.ndarray, noisy: np.ndarray, enhanced: dict[str, np.ndarray
     vmax = max(float(np.max(x)) for _, x in panels) or 1.0
     rows = 2 if masks else 1
     fig, axes = plt.subplots(rows, len(panels), figsize=(3.2 * len(panels), 3.0 * rows), sharey=True,
-                             squeeze=False)
+                             squeeze=False, layout="constrained" if masks else None)
     for i, (ax, (name, x)) in enumerate(zip(axes[0], panels)):
         image = ax.imshow(x, origin="lower", aspect="auto", cmap="magma", vmin=0.0, vmax=vmax)
         ax.set_title(f"({chr(ord('a') + i)}) {name}", fontsize=9)
@@ -33,7 +33,6 @@ def figure3(clean: np.ndarray, noisy: np.ndarray, enhanced: dict[str, np.ndarray
     fig.colorbar(image, ax=axes[0].tolist(), fraction=0.02, pad=0.01)
     if masks:
         _mask_row(axes[1], masks, first=len(panels) - len(enhanced), fig=fig)
-        fig.subplots_adjust(hspace=0.45)
     if title:
         fig.suptitle(title, fontsize=10, y=1.03)
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight"))

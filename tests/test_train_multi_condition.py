@@ -65,9 +65,9 @@ def test_tiny_multi_condition_run_trains_on_clean_plus_noisy_copies(tmp_path, tr
         ["white", "clicks"], [0.0, 20.0], False)
     log = (out / "train.log").read_text()
     assert "multi-condition training: enhancers (classifier: clean only)" in log
-    assert "sfe epoch 1/1" in log and "mask mean" in log
+    assert "sfe epoch   1/1" in log and "mask mean" in log
     rows = list(csv.DictReader((out / "masks.csv").open()))
-    assert [r["stage"] for r in rows] == ["sfe"]
+    assert [(r["stage"], r["epoch"]) for r in rows] == [("sfe", "0"), ("sfe", "1")]  # epoch 0: untrained
     assert (out / "training.png").is_file() and (out / "results.csv").is_file()
 
 

@@ -38,6 +38,9 @@ def main(argv=None) -> int:
             + seed_summary.accuracy_table(data)
             + "\nPaired difference to CNN-FC (points): mean over seeds [95 % Student-t interval]\n\n"
             + seed_summary.difference_table(data))
+    for label in [m for m in data if m.endswith(" +noise") and m.split(" ")[0] in data]:
+        text += (f"\nPaired difference of multi-condition training to the clean-trained {label.split(' ')[0]}\n\n"
+                 + seed_summary.difference_table(data, baseline=label.split(" ")[0], methods=[label]))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "seeds.md").write_text(text)

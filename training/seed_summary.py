@@ -61,7 +61,7 @@ def _conditions(data) -> list:
 
 def _paper(method, cond):
     base = method.split(" ")[0]
-    if base not in TABLE1:
+    if base not in TABLE1 or base != method:  # "<method> +noise": not in the paper
         return None
     if cond == "clean":
         return TABLE1[base][1]
@@ -93,13 +93,14 @@ def accuracy_table(data) -> str:
     return "\n".join(lines) + "\n"
 
 
-def difference_table(data, baseline="cnn-fc") -> str:
-    """Each other method minus ``baseline`` on the seeds both have: mean [95 % interval], and the paper's."""
+def difference_table(data, baseline="cnn-fc", methods=None) -> str:
+    """Each other method (or those in ``methods``) minus ``baseline`` on the seeds both have: mean [95 %
+    interval], and the paper's."""
     conds = _conditions(data)
     head = ["difference", "pairs", *[("clean test" if c == "clean" else f"{c:g} dB") for c in conds]]
     lines = ["| " + " | ".join(head) + " |", "|---|---:|" + "---:|" * len(conds)]
     for m in _order(data):
-        if m == baseline:
+        if m == baseline or methods is not None and m not in methods:
             continue
         seeds = sorted(set(data[m]) & set(data[baseline]))
         if not seeds:
@@ -117,29 +118,32 @@ def difference_table(data, baseline="cnn-fc") -> str:
 
 
 def robustness_plot(data, path) -> None:
-    """Accuracy vs SNR (clean at the right), mean over seeds with ± one std band, one line per method."""
+    """Accuracy from clean down to the lowest SNR, mean over seeds with ± one std band, one line per method;
+    the paper's numbers dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    conds = _conditions(data)
-    snrs = [c for c in conds if c != "clean"]
-    xs = list(range(len(snrs) + 1))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    conds = _conditions(data)  # clean first, then the SNRs from high to low
+    xs = list(range(len(conds)))
+    fig, ax = plt.subplots(figsize=(6.8, 4.4))
     for m in _order(data):
         seeds = sorted(data[m])
-        series = [[data[m][s][c] for s in seeds] for c in [*snrs, "clean"]]
+        series = [[data[m][s][c] for s in seeds] for c in conds]
         mean = [statistics.fmean(v) for v in series]
         sd = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in series]
         line, = ax.plot(xs, mean, "o-", label=f"{_name(m)} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})")
         ax.fill_between(xs, [a - b for a, b in zip(mean, sd)], [a + b for a, b in zip(mean, sd)],
                         color=line.get_color(), alpha=0.15)
-    ax.set_xticks(xs, [f"{s:g} dB" for s in snrs] + ["clean"])
-    ax.set(xlabel="test SNR (mean over the 7 unseen noises)", ylabel="test accuracy (%)",
-           title="Robustness to unseen noise (mean ± std over seeds)")
+        paper = [_paper(m, c) for c in conds]
+        if all(p is not None for p in paper):
+            ax.plot(xs, paper, "--", color=line.get_color(), alpha=0.7, label=f"{_name(m)} (paper)")
+    ax.set_xticks(xs, ["clean" if c == "clean" else f"{c:g} dB" for c in conds])
+    ax.set(xlabel="test condition (noisy: mean over the 7 unseen noises)", ylabel="test accuracy (%)",
+           title="Robustness to unseen noise (mean ± std over seeds; dashed: paper)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -97,5 +97,6 @@ def test_noisy_copies_are_the_training_clips_mixed_at_the_planned_snr(splits, ca
         assert not np.allclose(noisy[i][0].numpy(), splits.train[i][0].numpy())
     plans = [mixture_plan(seed, i, 0, names, snr_range)[0] for i in range(80)]
     assert set(plans) == set(names)  # both noises are used
-    again = noisy_train_set(splits, names, snr_range, copies=1, cache_dir=cache, workers=1, progress=False)  # from the cache
+    # a second call reads the cache
+    again = noisy_train_set(splits, names, snr_range, copies=1, cache_dir=cache, workers=1, progress=False)
     np.testing.assert_array_equal(again.features.numpy(), noisy.features.numpy())

@@ -118,14 +118,14 @@ def _multi_condition_flags(p: argparse.ArgumentParser) -> None:
                    f"built-in noises ({','.join(TRAIN_NOISE_TYPES)}, or 'all'); none of them is a test noise, and a "
                    "test noise name is refused; default: off")
     p.add_argument("--train-snr", metavar="LOW,HIGH", default="0,20",
-                   help="with --train-noise: SNR of each noisy copy, drawn uniformly from LOW..HIGH dB (a negative LOW: "
-                   "--train-snr=-5,10); default 0,20")
+                   help="with --train-noise: SNR of each noisy copy, drawn uniformly from LOW..HIGH dB "
+                   "(a negative LOW: --train-snr=-5,10); default 0,20")
     p.add_argument("--train-noise-classifier", action="store_true",
                    help="with --train-noise: train the CNN-FC classifier on the noisy copies too (default: the "
                    "classifier is trained on clean clips only)")
 
 
-def _multi_condition(a, world_size) -> dict:
+def _multi_condition(a) -> dict:
     """The checked multi-condition settings of the parsed flags ``a``."""
     from audiodata.config import NOISE_TYPES
     from audiodata.train_noise import TRAIN_NOISE_TYPES, check_snr_range, check_train_noises
@@ -187,7 +187,7 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
         _positive("--clips-per-class", a.clips_per_class)
     if a.resume and a.out is None:
         raise UsageError("--resume needs --out DIR, the folder of the run to continue")
-    multi_condition = _multi_condition(a, world_size)
+    multi_condition = _multi_condition(a)
 
     return Options(
         method=a.method, methods=tuple(METHODS[1:]) if a.method == "all" else

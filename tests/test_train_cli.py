@@ -71,7 +71,7 @@ def test_every_method_writes_well_formed_results(all_run):
     assert "config: small (default on a CPU" in proc.stdout
     assert "Table 1" in proc.stdout and "Table 2" in proc.stdout and "done in" in proc.stdout
     assert "dfe: finished earlier" not in proc.stdout  # DCL's stage 1 is the DFE stage, trained once
-    assert (out / "train.log").read_text().count("dfe epoch   1/1") == 1
+    assert (out / "train.log").read_text().count("dfe epoch   1/1  loss") == 1
 
 
 def test_refuses_to_overwrite_another_run(all_run, train_cache):

@@ -81,6 +81,7 @@ class Splits:
         kept = [c for c, good in zip(clips, ok) if good]
         fold_of = np.array([c.fold for c in kept], dtype=np.int64)
         self.test_clips = [c for c in kept if c.fold == self.test_fold]
+        self.train_clips = [c for c in kept if c.fold in self.train_folds]  # for noisy training copies
 
         def subset(fold_set):
             mask = np.isin(fold_of, fold_set)

@@ -21,6 +21,9 @@ HEAD_WEIGHT_GAIN = 0.1
 # random (a mask of sigmoid(z) ~ 0.5 +- 0.2 cost the classifier more than chance
 # level in the first epochs); the other layers start at scale 1, shift 0.
 MASK_START_SCALE, MASK_START_SHIFT = 0.5, 4.0
+# The mask layer's (scale, shift) are produced as MASK_AFFINE_GAIN * (a head / parameter started at start / gain):
+# the same values, but under Adam (whose steps have a fixed size in parameter space) they move gain times faster.
+MASK_AFFINE_GAIN = 1.0
 
 
 def initial_affine(cout: int, last: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,9 +67,12 @@ class FilterGenerator(nn.Module):
             self.filter_shapes.append((cout, cin, 3, 3))
             bound = 1 / math.sqrt(cin * 9)  # nn.Conv2d's default init bound for this fan-in
             self.weight_heads.append(_head(dim, default_conv_filter(cout, cin).flatten(), size=bound))
-            scale_shift = torch.cat(initial_affine(cout, last=i == len(mask_channels) - 1))
-            self.norm_heads.append(_head(dim, scale_shift, size=1.0))
+            last = i == len(mask_channels) - 1
+            gain = MASK_AFFINE_GAIN if last else 1.0
+            scale_shift = torch.cat(initial_affine(cout, last=last))
+            self.norm_heads.append(_head(dim, scale_shift / gain, size=1.0 / gain))
             cin = cout
+        self.mask_affine_gain = MASK_AFFINE_GAIN
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, F, T) -> the (B, D) vector the heads read."""
@@ -77,7 +83,9 @@ class FilterGenerator(nn.Module):
         weights = tuple(
             head(h).view(-1, *shape) for head, shape in zip(self.weight_heads, self.filter_shapes)
         )
-        scales, shifts = zip(*(head(h).chunk(2, dim=1) for head in self.norm_heads))
+        affine = [head(h) for head in self.norm_heads]
+        affine[-1] = affine[-1] * self.mask_affine_gain
+        scales, shifts = zip(*(a.chunk(2, dim=1) for a in affine))
         return GeneratedFilters(weights, scales, shifts)
 
 

@@ -53,7 +53,12 @@ def test_every_method_writes_well_formed_results(all_run):
             assert float(cell) == pytest.approx(expected, abs=0.006)
 
     image = matplotlib.image.imread(out / "figure3.png")
-    assert image.ndim == 3 and image.shape[1] > 3 * image.shape[0]  # clean, noisy, SFE, DCL, DSL side by side
+    # two rows: clean, noisy, SFE, DCL, DSL side by side, and under the enhancers their masks
+    assert image.ndim == 3 and image.shape[1] > 1.5 * image.shape[0]
+    masks = (out / "masks.csv").read_text().splitlines()
+    assert [line.split(",")[:2] for line in masks[1:]] == [[m, e] for m in ("sfe", "dfe", "dcl", "dsl")
+                                                             for e in ("0", "1")]  # epoch 0: untrained
+    assert (out / "training.png").is_file()
 
     config = json.loads((out / "config.json").read_text())
     assert (config["method"], config["config"], config["classifier_epochs"], config["enhancer_epochs"],
@@ -66,7 +71,7 @@ def test_every_method_writes_well_formed_results(all_run):
     assert "config: small (default on a CPU" in proc.stdout
     assert "Table 1" in proc.stdout and "Table 2" in proc.stdout and "done in" in proc.stdout
     assert "dfe: finished earlier" not in proc.stdout  # DCL's stage 1 is the DFE stage, trained once
-    assert (out / "train.log").read_text().count("dfe epoch   1/1") == 1
+    assert (out / "train.log").read_text().count("dfe epoch   1/1  loss") == 1
 
 
 def test_refuses_to_overwrite_another_run(all_run, train_cache):

@@ -34,16 +34,19 @@ class StageResult:
 
 
 def train_stage(name: str, model: torch.nn.Module, params: list, train_set: Dataset, dev_set: Dataset,
-                epochs: int, path: Path, ctx: Context) -> StageResult:
+                epochs: int, path: Path, ctx: Context, monitor=None) -> StageResult:
     """Train ``params`` of ``model`` for ``epochs`` on ``train_set``; leave ``model`` at its best epoch on ``dev_set``.
 
-    ``path``: the stage's checkpoint file (read if it exists, written by rank 0 only).
+    ``path``: the stage's checkpoint file (read if it exists, written by rank 0 only). ``monitor``: an optional
+    :class:`training.stage_monitor.StageMonitor` (mask statistics and gradient norms per epoch).
     """
     state = checkpoint.load(path) if Path(path).exists() else None
     if state is not None and state["done"]:
         model.load_state_dict(state["model"])
         ctx.log(f"{name}: finished earlier (dev {100 * state['best']['accuracy']:.2f}% at epoch "
                 f"{state['best']['epoch'] + 1}), loaded from {path}")
+        if monitor:
+            monitor.history(state["history"])
         return StageResult(state["best"]["accuracy"], state["best"]["epoch"])
 
     optimizer = torch.optim.Adam(params, lr=ctx.lr)
@@ -54,17 +57,22 @@ def train_stage(name: str, model: torch.nn.Module, params: list, train_set: Data
         checkpoint.set_rng_state(state["rng"])
         best, history, start = state["best"], state["history"], state["epoch"] + 1
         ctx.log(f"{name}: resuming after epoch {start} of {epochs} from {path}")
+    if monitor and start == 0:
+        line = monitor.before_training(model, dev_set, ctx)
+        if line:
+            ctx.log(f"{name:>6} epoch   0/{epochs}  {line}")
     wrapped = ctx.dist.wrap(model, ctx.device)
 
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
-        loss = _train_epoch(name, wrapped, optimizer, train_set, epoch, epochs, path, ctx)
+        loss = _train_epoch(name, wrapped, optimizer, train_set, epoch, epochs, path, ctx, monitor)
         ctx.dist.sync_buffers(model)
         dev_acc, _ = accuracy(model, dev_set, ctx)
+        stats = monitor.epoch_stats(model, dev_set, ctx) if monitor else {}
         if best is None or dev_acc > best["accuracy"]:
             best = {"accuracy": dev_acc, "epoch": epoch, "model": copy.deepcopy(model.state_dict())}
         seconds = time.perf_counter() - t0
-        history.append({"epoch": epoch, "loss": loss, "dev_accuracy": dev_acc, "seconds": seconds})
+        history.append({"epoch": epoch, "loss": loss, "dev_accuracy": dev_acc, "seconds": seconds, **stats})
         if ctx.dist.is_main:
             checkpoint.save({"stage": name, "done": False, "epoch": epoch, "model": model.state_dict(),
                              "optimizer": optimizer.state_dict(), "rng": checkpoint.rng_state(),
@@ -74,6 +82,10 @@ def train_stage(name: str, model: torch.nn.Module, params: list, train_set: Data
         ctx.log(f"{name:>6} epoch {epoch + 1:3d}/{epochs}  loss {loss:.4f}  dev {100 * dev_acc:6.2f}%  "
                 f"(best {100 * best['accuracy']:.2f}% at {best['epoch'] + 1})  {duration(seconds)}  "
                 f"remaining ~{duration(ctx.eta.remaining())}")
+        if monitor:
+            monitor.history(history)
+            if stats:
+                ctx.log(f"{name:>6} epoch {epoch + 1:3d}/{epochs}  {monitor.describe(stats)}")
 
     model.load_state_dict(best["model"])
     if ctx.dist.is_main:
@@ -84,7 +96,7 @@ def train_stage(name: str, model: torch.nn.Module, params: list, train_set: Data
     return StageResult(best["accuracy"], best["epoch"])
 
 
-def _train_epoch(name, model, optimizer, train_set, epoch, epochs, path, ctx: Context) -> float:
+def _train_epoch(name, model, optimizer, train_set, epoch, epochs, path, ctx: Context, monitor=None) -> float:
     """One pass over this process's shard; the mean training loss over all processes."""
     model.train()
     loader = train_loader(train_set, ctx.batch_per_process, ctx.seed, epoch, ctx.dist)
@@ -102,6 +114,8 @@ def _train_epoch(name, model, optimizer, train_set, epoch, epochs, path, ctx: Co
                 f"diverge again: start a new run with a lower --lr.")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if monitor:
+            monitor.after_backward()
         optimizer.step()
         ctx.faults.step_done(name)
         total, count = total + batch_total, count + batch_count

@@ -45,6 +45,10 @@ class Options:
     seeds: tuple[int, ...] = (0,)  # --seeds, or (--seed,)
     noises: tuple[str, ...] | str | None = None  # None: every noise found; "paper": the paper's seven
     figure_noise: str | None = None  # None: pink when used, else the first noise
+    # multi-condition training (issue 14; off by default): see training/multi_condition.py
+    train_noise: tuple[str, ...] = ()
+    train_snr: tuple[float, float] = (0.0, 20.0)
+    train_noise_classifier: bool = False
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,7 +122,48 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
                    help="mixed precision: the training forward passes run under torch.autocast with bfloat16 (CPU "
                    "and CUDA; no GradScaler needed). The dyconv ops compute in float32 on a CPU and in bfloat16 "
                    "with float32 accumulation on a GPU; evaluation stays float32. Default off")
+    _multi_condition_flags(p)
     return p
+
+
+def _multi_condition_flags(p: argparse.ArgumentParser) -> None:
+    from audiodata.train_noise import TRAIN_NOISE_TYPES
+    p.add_argument("--train-noise", metavar="NAMES",
+                   help="multi-condition training (our extension; the paper trains on clean clips only): also train "
+                   "the enhancer on training clips of which half (a seeded draw) are replaced by a noisy copy, "
+                   "mixed with one of these comma-separated "
+                   f"built-in noises ({','.join(TRAIN_NOISE_TYPES)}, or 'all'); none of them is a test noise, and a "
+                   "test noise name is refused; default: off")
+    p.add_argument("--train-snr", metavar="LOW,HIGH", default="0,20",
+                   help="with --train-noise: SNR of each noisy copy, drawn uniformly from LOW..HIGH dB "
+                   "(a negative LOW: --train-snr=-5,10); default 0,20")
+    p.add_argument("--train-noise-classifier", action="store_true",
+                   help="with --train-noise: train the CNN-FC classifier on the noisy copies too (default: the "
+                   "classifier is trained on clean clips only)")
+
+
+def _multi_condition(a) -> dict:
+    """The checked multi-condition settings of the parsed flags ``a``."""
+    from audiodata.config import NOISE_TYPES
+    from audiodata.train_noise import TRAIN_NOISE_TYPES, check_snr_range, check_train_noises
+    if a.train_noise is None:
+        if a.train_noise_classifier or a.train_snr != "0,20":
+            raise UsageError("--train-snr and --train-noise-classifier need --train-noise NAMES")
+        return {}
+    names = TRAIN_NOISE_TYPES if a.train_noise.strip() == "all" else tuple(
+        n.strip() for n in a.train_noise.split(",") if n.strip())
+    test_noises = set(NOISE_TYPES)
+    if a.noise_dir is not None and os.path.isdir(a.noise_dir):
+        test_noises |= {os.path.splitext(f)[0].lower() for f in os.listdir(a.noise_dir)}
+    try:
+        names = check_train_noises(names, tuple(sorted(test_noises)))
+        parts = a.train_snr.split(",")
+        if len(parts) != 2:
+            raise ValueError(f"--train-snr: expected LOW,HIGH in dB (e.g. 0,20), got {a.train_snr!r}")
+        snr = check_snr_range(parts)
+    except ValueError as e:
+        raise UsageError(f"--train-noise: {e}" if "--train-snr" not in str(e) else str(e)) from None
+    return {"train_noise": names, "train_snr": snr, "train_noise_classifier": a.train_noise_classifier}
 
 
 def parse(argv=None, cuda_available: bool | None = None, world_size: int | None = None) -> Options:
@@ -161,6 +206,7 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
         _positive("--clips-per-class", a.clips_per_class)
     if a.resume and a.out is None:
         raise UsageError("--resume needs --out DIR, the folder of the run to continue")
+    multi_condition = _multi_condition(a)
 
     protocol = _protocol_options(a)
     return Options(
@@ -170,7 +216,7 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
         classifier_epochs=epochs[0], enhancer_epochs=epochs[1], batch_size=a.batch_size, lr=a.lr,
         seed=protocol["seeds"][0],
         device=device, out=a.out, resume=a.resume, cache_dir=_abs(a.cache_dir), clips_per_class=a.clips_per_class,
-        workers=a.workers, amp=a.amp, **protocol)
+        workers=a.workers, amp=a.amp, **protocol, **multi_condition)
 
 
 def _protocol_arguments(p: argparse.ArgumentParser) -> None:

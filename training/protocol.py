@@ -25,7 +25,7 @@ import audiodata
 import models
 import torch
 
-from training import checkpoint, classifier_cache, reports, rundir
+from training import checkpoint, classifier_cache, multi_condition, reports, rundir
 from training.context import Context
 from training.distributed import Dist
 from training.errors import UsageError
@@ -37,6 +37,7 @@ from training.loop import train_stage
 from training.options import Options, epochs_of
 from training.plan import Part, Plan, Unit, make_plan
 from training.robustness import robustness_figure
+from training.stage_monitor import TrainingRecord
 from training.summary import summary_md
 
 STAGE_SEED = {"cnn-fc": 0, "sfe": 1, "dfe": 2, "dcl": 3, "dsl": 4}  # each stage starts from seed * 10 + this
@@ -64,6 +65,7 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
     if len(plan.parts) > 1:
         log(f"plan: {len(plan.parts)} parts ({_folds_text(plan)} x {seeds}), each training "
             f"{', '.join(plan.stages)}; checkpoints/<fold>-<seed>/ per part")
+    log(multi_condition.describe(opts))
 
     executor = _Executor(opts, d, log, ctx, plan, out, config)
     for part in plan.parts:
@@ -116,10 +118,13 @@ class _Executor:
             log(f"estimated time: ~{duration(ctx.eta.remaining())} (from timing a few clips of each stage"
                 f"{'; the other parts assumed like this one' if multi else ''})")
 
+        # masks.csv, training.png: per-epoch instruments of every stage, in the run folder (in the part's folder
+        # when the run has several parts)
+        record = TrainingRecord(part.folder if multi else self.out, self.d.is_main)
         trained = {}
         for unit in plan.units_of(part):
             if unit.action == "train":
-                trained[unit.stage] = _train(unit, build, splits, trained, opts, ctx)
+                trained[unit.stage] = _train(unit, build, splits, trained, opts, ctx, record)
             else:
                 _evaluate(unit, trained[unit.stage], splits, self.noise_names, ctx)
                 if self.d.is_main:
@@ -265,27 +270,28 @@ def _epochs_left(path: Path, epochs: int) -> int:
 
 
 def _cached_classifier(opts: Options, splits, seed: int, ctx: Context) -> Path:
-    return classifier_cache.cached_path(opts.cache_dir, splits.fingerprint, opts.config, seed,
-                                        opts.classifier_epochs, opts.batch_size, opts.lr, ctx.dist.world_size,
-                                        amp=opts.amp)
+    return classifier_cache.cached_path(opts.cache_dir, multi_condition.classifier_key(opts, splits.fingerprint),
+                                        opts.config, seed, opts.classifier_epochs, opts.batch_size, opts.lr,
+                                        ctx.dist.world_size, amp=opts.amp)
 
 
-def _train(unit: Unit, build, splits, trained: dict, opts: Options, ctx: Context):
+def _train(unit: Unit, build, splits, trained: dict, opts: Options, ctx: Context, record: TrainingRecord):
     """Train the unit's stage (or load it, finished earlier) on the frozen stages it builds on."""
     if unit.stage == "cnn-fc":
-        return _train_classifier(build, splits, unit, opts, ctx)
+        return _train_classifier(build, splits, unit, opts, ctx, record)
     checkpoint.seed_everything(unit.seed * 10 + STAGE_SEED[unit.stage])
     model = build(unit.stage)
     if unit.stage == "dcl":
         model.load_stage1(trained["dfe"])
     else:
         model.load_classifier(trained["cnn-fc"])
-    train_stage(unit.stage, model, model.trainable_parameters(), splits.train, splits.dev,
-                epochs_of(opts, unit.stage), unit.checkpoint, ctx)
+    train_set = multi_condition.training_set(splits, opts, unit.stage, unit.seed, ctx.dist.is_main)
+    train_stage(unit.stage, model, model.trainable_parameters(), train_set, splits.dev,
+                epochs_of(opts, unit.stage), unit.checkpoint, ctx, monitor=record.stage(unit.stage, model))
     return model
 
 
-def _train_classifier(build, splits, unit: Unit, opts: Options, ctx: Context):
+def _train_classifier(build, splits, unit: Unit, opts: Options, ctx: Context, record: TrainingRecord):
     """Train CNN-FC (or reuse the cached one trained with the same data, config and seed) and freeze it."""
     path, cached = unit.checkpoint, _cached_classifier(opts, splits, unit.seed, ctx)
     if not path.exists() and cached.exists():
@@ -295,8 +301,9 @@ def _train_classifier(build, splits, unit: Unit, opts: Options, ctx: Context):
         ctx.log(f"cnn-fc: reusing the classifier trained earlier with the same data, config and seed ({cached})")
     checkpoint.seed_everything(unit.seed * 10 + STAGE_SEED["cnn-fc"])
     model = build("cnn-fc")
-    train_stage("cnn-fc", model, list(model.parameters()), splits.train, splits.dev, opts.classifier_epochs, path,
-                ctx)
+    train_set = multi_condition.training_set(splits, opts, "cnn-fc", unit.seed, ctx.dist.is_main)
+    train_stage("cnn-fc", model, list(model.parameters()), train_set, splits.dev, opts.classifier_epochs, path,
+                ctx, monitor=record.stage("cnn-fc", model))
     if ctx.dist.is_main and not cached.exists():
         classifier_cache.copy(path, cached)
         ctx.log(f"cnn-fc: cached for reuse by later runs with the same data, config and seed ({cached})")
@@ -373,10 +380,12 @@ def _figure(trained: dict, splits, path: Path, device, noise: str, index: int = 
     shown = [m for m in FIGURE_METHODS if m in trained] or [m for m in ("dfe",) if m in trained]
     clean, label = splits.test[index]
     noisy, _ = splits.noisy_test(noise, FIGURE_SNR)[index]
-    enhanced = {}
+    enhanced, masks = {}, {}
     with torch.no_grad():
         for m in shown:
             trained[m].eval()
-            enhanced[m] = trained[m].enhance(noisy[None].to(device))[0][0, 0].cpu().numpy()
+            x, stage_masks = trained[m].enhance(noisy[None].to(device))
+            enhanced[m] = x[0, 0].cpu().numpy()
+            masks[m] = torch.stack(stage_masks).prod(0)[0, 0].cpu().numpy()  # x_enhanced = x * this
     figure3(clean[0].numpy(), noisy[0].numpy(), enhanced, path, noise=f"+{FIGURE_SNR} dB {noise}",
-            title=f"Test clip {index} (class: {splits.class_names[int(label)]})")
+            title=f"Test clip {index} (class: {splits.class_names[int(label)]})", masks=masks)

@@ -13,7 +13,7 @@ CONFIG = "config.json"
 # Settings that change the result: --resume must be given the same ones.
 RESUME_KEYS = ("method", "config", "classifier_epochs", "enhancer_epochs", "batch_size", "lr", "seed", "data_root",
                "noise_dir", "clips_per_class", "world_size", "amp",
-               "protocol", "seeds", "noises")
+               "protocol", "seeds", "noises", "train_noise", "train_snr", "train_noise_classifier")
 
 
 def default_out(method: str) -> str:
@@ -34,6 +34,8 @@ def run_config(opts: Options, world_size: int) -> dict:
             "protocol": opts.protocol, "seeds": list(opts.seeds),
             "noises": list(opts.noises) if isinstance(opts.noises, tuple) else opts.noises,
             "figure_noise": opts.figure_noise, "optimizer": "Adam", "loss": "cross entropy",
+            "train_noise": list(opts.train_noise), "train_snr": list(opts.train_snr),
+            "train_noise_classifier": opts.train_noise_classifier,
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}}
 
 

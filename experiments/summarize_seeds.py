@@ -33,7 +33,11 @@ def main(argv=None) -> int:
     if missing:
         print(f"summarize_seeds.py: error: no results.csv in {', '.join(missing)} (unfinished runs?)", file=sys.stderr)
         return 2
-    data = seed_summary.collect(a.runs, _label)
+    try:
+        data = seed_summary.collect(a.runs, _label)
+    except (ValueError, KeyError) as e:
+        print(f"summarize_seeds.py: error: {e}", file=sys.stderr)
+        return 2
     text = ("Test accuracy (%), mean ± std over seeds; noisy columns: mean over the noises at that SNR\n\n"
             + seed_summary.accuracy_table(data)
             + "\nPaired difference to CNN-FC (points): mean over seeds [95 % Student-t interval]\n\n"

@@ -1,6 +1,4 @@
 """training.seed_summary: per-seed collection from results.csv, mean ± std, paired t intervals."""
-import json
-import math
 
 import pytest
 
@@ -11,27 +9,16 @@ def _run(tmp_path, name, seed, acc):
     """A run folder whose results.csv has method -> (clean, {snr: [per-noise accuracies]})."""
     rows = []
     for method, (clean, noisy) in acc.items():
-        rows.append({"method": method, "split": "dev", "noise": "clean", "snr_db": None, "accuracy": 0.5, "n": 10})
-        rows.append({"method": method, "split": "test", "noise": "clean", "snr_db": None, "accuracy": clean, "n": 10})
+        part = {"fold": 10, "seed": seed, "method": method}
+        rows.append({**part, "split": "dev", "noise": "clean", "snr_db": None, "accuracy": 0.5, "n": 10})
+        rows.append({**part, "split": "test", "noise": "clean", "snr_db": None, "accuracy": clean, "n": 10})
         for snr, values in noisy.items():
             for noise, a in zip(("babble", "pink"), values):
-                rows.append({"method": method, "split": "test", "noise": noise, "snr_db": snr, "accuracy": a,
-                             "n": 10})
+                rows.append({**part, "split": "test", "noise": noise, "snr_db": snr, "accuracy": a, "n": 10})
     run = tmp_path / name
     run.mkdir()
     (run / "results.csv").write_text(reports.results_csv(rows))
-    (run / "config.json").write_text(json.dumps({"seed": seed}))
     return run
-
-
-def test_paired_interval_matches_a_hand_computation():
-    a, b = [80.0, 82.0, 78.0], [79.0, 79.0, 79.0]
-    mean, lo, hi = seed_summary.paired_interval(a, b)
-    d = [1.0, 3.0, -1.0]  # mean 1, sample std 2, t(0.975, 2) = 4.302653
-    assert mean == pytest.approx(1.0)
-    assert hi - mean == pytest.approx(4.302653 * 2 / math.sqrt(3), rel=1e-5)
-    assert mean - lo == pytest.approx(hi - mean)
-    assert math.isnan(seed_summary.paired_interval([1.0], [0.0])[1])
 
 
 def test_collect_averages_noises_per_snr_and_pairs_by_seed(tmp_path):

@@ -6,30 +6,29 @@ each SNR. A method in several runs of the same seed (e.g. CNN-FC, which every ru
 """
 from __future__ import annotations
 
-import math
 import statistics
 from pathlib import Path
 
-from scipy import stats
-
 from training import reports
 from training.paper import DISPLAY, METHODS, TABLE1, TABLE2
+from training.summary import paired_interval
 
 
 def collect(run_dirs, label_of=None) -> dict[str, dict[int, dict]]:
-    """{method label: {seed: {"clean": %, snr: mean % over noises, ...}}} from the runs' results.csv / config.json.
+    """{method label: {seed: {"clean": %, snr: mean % over noises, ...}}} from the runs' results.csv (a run of
+    several seeds gives one entry per seed; runs of the paper's single split only: a cv10 run has its own
+    summary.md).
 
     ``label_of(run_dir, method)`` names a method of a run (default: the method itself), e.g. to tell a
     multi-condition DSL from the clean-trained one."""
-    import json
-
     out: dict[str, dict[int, dict]] = {}
     for run in map(Path, run_dirs):
-        seed = json.loads((run / "config.json").read_text())["seed"]
         rows = reports.read_results_csv(run / "results.csv")
-        for method in dict.fromkeys(r["method"] for r in rows):
+        if len({r["fold"] for r in rows}) > 1:
+            raise ValueError(f"{run}: results of several test folds (--protocol cv10); its summary.md pairs them")
+        for method, seed in dict.fromkeys((r["method"], r["seed"]) for r in rows):
             label = label_of(run, method) if label_of else method
-            mine = [r for r in rows if r["method"] == method and r["split"] == "test"]
+            mine = [r for r in rows if (r["method"], r["seed"]) == (method, seed) and r["split"] == "test"]
             cell = {"clean": next(100 * r["accuracy"] for r in mine if r["noise"] == "clean")}
             for snr in sorted({r["snr_db"] for r in mine if r["snr_db"] is not None}, reverse=True):
                 cell[snr] = statistics.fmean(100 * r["accuracy"] for r in mine if r["snr_db"] == snr)
@@ -42,16 +41,6 @@ def mean_std(values) -> str:
     if len(values) == 1:
         return f"{values[0]:.1f}"
     return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values):.1f}"
-
-
-def paired_interval(a, b) -> tuple[float, float, float]:
-    """Mean of a - b over pairs and its 95 % Student-t interval (nan bounds with fewer than two pairs)."""
-    d = [x - y for x, y in zip(a, b)]
-    m = statistics.fmean(d)
-    if len(d) < 2:
-        return m, math.nan, math.nan
-    half = stats.t.ppf(0.975, len(d) - 1) * statistics.stdev(d) / math.sqrt(len(d))
-    return m, m - half, m + half
 
 
 def _conditions(data) -> list:
@@ -107,8 +96,8 @@ def difference_table(data, baseline="cnn-fc", methods=None) -> str:
             continue
         cells = []
         for c in conds:
-            mean, lo, hi = paired_interval([data[m][s][c] for s in seeds], [data[baseline][s][c] for s in seeds])
-            cells.append(f"{mean:+.1f}" + ("" if math.isnan(lo) else f" [{lo:+.1f}, {hi:+.1f}]"))
+            mean, lo, hi = paired_interval(data[m][s][c] - data[baseline][s][c] for s in seeds)
+            cells.append(f"{mean:+.1f}" + ("" if lo is None else f" [{lo:+.1f}, {hi:+.1f}]"))
         lines.append("| " + " | ".join([f"{_name(m)} − {_name(baseline)}", str(len(seeds))] + cells) + " |")
         pm, pb = [_paper(m, c) for c in conds], [_paper(baseline, c) for c in conds]
         if baseline in TABLE1 and all(p is not None for p in pm):

@@ -7,19 +7,14 @@ import csv
 import sys
 from pathlib import Path
 
+from training.arguments import ArgumentParser
 from training.errors import UsageError
 
 PROG = "classify.py"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        sys.exit(2)
-
-
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Print the predicted classes and their probabilities for each audio file, "
+    p = ArgumentParser(prog=PROG, description="Print the predicted classes and their probabilities for each audio file, "
                 "with the trained enhancer of a train.py run in front of its classifier (the paper's features: "
                 "16 kHz mono, 4 s, 40 Mel bins; any audio format soundfile can read). Files that cannot be read "
                 "are reported on their line and skipped; the exit code is then 1.")

@@ -8,19 +8,14 @@ import time
 from pathlib import Path
 
 from training import aoti_package, trained_model
+from training.arguments import ArgumentParser
 from training.errors import UsageError
 
 PROG = "export.py"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        sys.exit(2)
-
-
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Export a trained model of a train.py run with torch.export (dynamic batch, "
+    p = ArgumentParser(prog=PROG, description="Export a trained model of a train.py run with torch.export (dynamic batch, "
                 "the paper's 1x40x248 features) and compile it with AOTInductor into one .pt2 file. Run it with "
                 "`python experiments/classify.py --checkpoint FILE.pt2 ...`, or load it anywhere torch and dyconv are "
                 "installed: `import dyconv; torch._inductor.aoti_load_package(FILE)`.")

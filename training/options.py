@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 import textwrap
 from dataclasses import dataclass
 
 import torch
 
+from training.arguments import ArgumentParser
 from training.errors import UsageError
 from training.paper import METHODS
 
@@ -51,14 +51,8 @@ class Options:
     train_noise_classifier: bool = False
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit code 2, no usage dump
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        sys.exit(2)
-
-
 def parser(prog: str = "train.py") -> argparse.ArgumentParser:
-    p = _Parser(
+    p = ArgumentParser(
         prog=prog,
         description=textwrap.fill(
         "Train and evaluate the paper's systems (CNN-FC, SFE, DFE, DCL, DSL) with its protocol: "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from training.arguments import ArgumentParser
 from training.errors import UsageError
+from training.paper import METHODS
 
 PROG = "classify.py"
 
@@ -21,7 +22,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, metavar="RUN_DIR",
                    help="output folder of experiments/train.py, one of its models/<method>.pt files, or a .pt2 "
                    "package written by experiments/export.py")
-    p.add_argument("--method", choices=["cnn-fc", "sfe", "dfe", "dcl", "dsl"],
+    p.add_argument("--method", choices=METHODS,
                    help="which of the run folder's systems to use; default: the run's method (dsl for a --method "
                    "all run)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to run the model")

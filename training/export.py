@@ -10,6 +10,7 @@ from pathlib import Path
 from training import aoti_package, trained_model
 from training.arguments import ArgumentParser
 from training.errors import UsageError
+from training.paper import METHODS
 
 PROG = "export.py"
 
@@ -21,7 +22,7 @@ def parser() -> argparse.ArgumentParser:
                 "installed: `import dyconv; torch._inductor.aoti_load_package(FILE)`.")
     p.add_argument("--checkpoint", required=True, metavar="RUN_DIR",
                    help="output folder of experiments/train.py (or one of its models/<method>.pt files)")
-    p.add_argument("--method", choices=["cnn-fc", "sfe", "dfe", "dcl", "dsl"],
+    p.add_argument("--method", choices=METHODS,
                    help="which of the run's systems to export; default: the run's method (dsl for a --method all run)")
     p.add_argument("--out", required=True, metavar="FILE.pt2", help="package to write (the name must end in .pt2)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",

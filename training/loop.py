@@ -9,6 +9,7 @@ never interrupted.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -67,8 +68,9 @@ def train_stage(name: str, model: torch.nn.Module, params: list, train_set: Data
         t0 = time.perf_counter()
         loss = _train_epoch(name, wrapped, optimizer, train_set, epoch, epochs, path, ctx, monitor)
         ctx.dist.sync_buffers(model)
-        dev_acc, _ = accuracy(model, dev_set, ctx)
-        stats = monitor.epoch_stats(model, dev_set, ctx) if monitor else {}
+        with monitor.watching(model) if monitor else contextlib.nullcontext():
+            dev_acc, _ = accuracy(model, dev_set, ctx)
+        stats = monitor.epoch_stats(ctx) if monitor else {}
         if best is None or dev_acc > best["accuracy"]:
             best = {"accuracy": dev_acc, "epoch": epoch, "model": copy.deepcopy(model.state_dict())}
         seconds = time.perf_counter() - t0

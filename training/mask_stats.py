@@ -6,6 +6,8 @@ bin of every clip, and the fraction of bins below 0.5 and below 0.9.
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -44,24 +46,45 @@ def summarize(masks: list[torch.Tensor]) -> dict[str, float]:
     return acc.result()
 
 
+@contextlib.contextmanager
+def watch(model: torch.nn.Module):
+    """While inside, every forward pass of ``model``'s mask stages adds its mask to the yielded accumulators
+    (one per stage; none for a model without masks), so the statistics come with a pass made anyway, such as
+    the dev accuracy's."""
+    stages = model.stages() if hasattr(model, "enhance") else []
+    accs = [MaskAccumulator() for _ in stages]
+    calls = 0
+
+    def add(_module, _inputs, mask):  # the k-th stage call of a pass is stage k (DSL runs one module twice)
+        nonlocal calls
+        accs[calls % len(accs)].add(mask)
+        calls += 1
+
+    hooks = [stage.register_forward_hook(add) for stage in {id(s): s for s in stages}.values()]
+    try:
+        yield accs
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+def results(accs: list[MaskAccumulator], ctx: Context) -> list[dict[str, float]]:
+    """The statistics of :func:`watch`'s accumulators, summed over the processes under torchrun."""
+    for acc in accs:
+        acc.sums = ctx.dist.sum(acc.sums, ctx.device)
+    return [acc.result() for acc in accs]
+
+
 def mask_statistics(model: torch.nn.Module, dataset: Dataset, ctx: Context) -> list[dict[str, float]]:
     """One dict per mask stage of an enhancer (``model.enhance``) over ``dataset``, in eval mode; [] for a
     model without masks. Under torchrun every process takes its shard and the sums are added."""
     if not hasattr(model, "enhance"):
         return []
     model.eval()
-    accs = None
-    with torch.no_grad():
+    with watch(model) as accs, torch.no_grad():
         for x, _ in DataLoader(eval_shard(dataset, ctx.dist), batch_size=ctx.batch_per_process):
-            masks = model.enhance(x.to(ctx.device))[1]
-            accs = accs or [MaskAccumulator() for _ in masks]
-            for acc, m in zip(accs, masks):
-                acc.add(m)
-    n_stages = len(model.stages())
-    accs = accs or [MaskAccumulator() for _ in range(n_stages)]
-    for acc in accs:
-        acc.sums = ctx.dist.sum(acc.sums, ctx.device)
-    return [acc.result() for acc in accs]
+            model.enhance(x.to(ctx.device))
+    return results(accs, ctx)
 
 
 def describe(stats: list[dict[str, float]]) -> str:

@@ -7,6 +7,7 @@ checkpoint): a resumed run rewrites the same files.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from pathlib import Path
@@ -57,10 +58,18 @@ class StageMonitor:
     def after_backward(self) -> None:
         self.grads.step()
 
-    def epoch_stats(self, model: nn.Module, dev_set: Dataset, ctx: Context) -> dict:
-        """Extra entries of this epoch's history: ``masks`` (per mask stage) and ``grad`` (per group)."""
+    @contextlib.contextmanager
+    def watching(self, model: nn.Module):
+        """Context of the epoch's dev accuracy pass: its forward passes also give the mask statistics."""
+        with mask_stats.watch(model) as accs:
+            self._accs = accs
+            yield
+
+    def epoch_stats(self, ctx: Context) -> dict:
+        """Extra entries of this epoch's history: ``masks`` (per mask stage, from the pass made inside
+        :meth:`watching`) and ``grad`` (per group)."""
         grads = self.grads.epoch()
-        masks = mask_stats.mask_statistics(model, dev_set, ctx)
+        masks = mask_stats.results(self._accs, ctx)
         return {"masks": masks, "grad": grads} if masks or grads else {}
 
     def describe(self, stats: dict) -> str:

@@ -47,10 +47,12 @@ def training_plot(histories: dict[str, list[dict]], path, initial: dict[str, dic
     ax_frac.set(title="masks on dev: % of bins < 0.9 (s), < 0.5 (v)", xlabel="epoch of the stage", ylabel="%")
     ax_grad.set(title="gradient norm per group (RMS over steps)", xlabel="epoch of the stage", yscale="log")
     for ax in axes:
-        if ax.get_legend_handles_labels()[0]:
+        if ax is ax_grad and ax.get_legend_handles_labels()[0]:  # one entry per stage and group: beside the panel
+            ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=2)
+        elif ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=6)
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
     plt.close(fig)

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from models.dynamic_layer import DynamicFilterLayer
-from models import generator as _generator
 from models.generator import FilterGenerator, GeneratedFilters, default_conv_filter, initial_affine
 
 
@@ -36,7 +35,7 @@ class StaticMasker(nn.Module):
     runs with the parameters expanded over the batch (``.expand``: views, no
     copy here), so SFE and DFE differ only in where the filters come from.
     Weights start like nn.Conv2d's default init and the affine at
-    :func:`initial_affine` (a mask near 1), which is where the generator's heads start too.
+    :func:`initial_affine`, which is where the generator's heads start too.
 
     Why dyconv rather than nn.Conv2d + layer norm: one code path shared with DFE
     (same normalization by construction, and the op can be swapped for
@@ -52,22 +51,18 @@ class StaticMasker(nn.Module):
         self.weights, self.scales, self.shifts = nn.ParameterList(), nn.ParameterList(), nn.ParameterList()
         cin = 1
         for i, cout in enumerate(mask_channels):
-            last = i == len(mask_channels) - 1
-            gain = _generator.MASK_AFFINE_GAIN if last else 1.0
-            scale, shift = initial_affine(cout, last=last)
+            scale, shift = initial_affine(cout, last=i == len(mask_channels) - 1)
             self.weights.append(nn.Parameter(default_conv_filter(cout, cin)))
-            self.scales.append(nn.Parameter(scale / gain))
-            self.shifts.append(nn.Parameter(shift / gain))
+            self.scales.append(nn.Parameter(scale))
+            self.shifts.append(nn.Parameter(shift))
             cin = cout
-        self.mask_affine_gain = _generator.MASK_AFFINE_GAIN  # the mask layer's affine is gain * parameter
         self.layer = DynamicFilterLayer(mask_dilations)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B = x.shape[0]
-        gains = [1.0] * (len(self.scales) - 1) + [self.mask_affine_gain]
         filters = GeneratedFilters(
             tuple(w.expand(B, *w.shape) for w in self.weights),
-            tuple((g * s).expand(B, -1) for g, s in zip(gains, self.scales)),
-            tuple((g * s).expand(B, -1) for g, s in zip(gains, self.shifts)),
+            tuple(s.expand(B, -1) for s in self.scales),
+            tuple(s.expand(B, -1) for s in self.shifts),
         )
         return self.layer(x, filters)

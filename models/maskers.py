@@ -33,9 +33,9 @@ class StaticMasker(nn.Module):
     The same :class:`DynamicFilterLayer` (one ``dyconv.dynamic_conv_norm_act`` per
     layer: conv, layer norm over (C, H, W), per-channel affine, ReLU / sigmoid)
     runs with the parameters expanded over the batch (``.expand``: views, no
-    copy here), so SFE and DFE differ only in where the filters come from.
+    copy here), so SFE and DFE differ only in where the filters come from (and where the mask starts).
     Weights start like nn.Conv2d's default init and the affine at
-    :func:`initial_affine`, which is where the generator's heads start too.
+    :func:`initial_affine` (the mask layer's near the identity, unlike the generator's: see there).
 
     Why dyconv rather than nn.Conv2d + layer norm: one code path shared with DFE
     (same normalization by construction, and the op can be swapped for
@@ -51,7 +51,7 @@ class StaticMasker(nn.Module):
         self.weights, self.scales, self.shifts = nn.ParameterList(), nn.ParameterList(), nn.ParameterList()
         cin = 1
         for i, cout in enumerate(mask_channels):
-            scale, shift = initial_affine(cout, last=i == len(mask_channels) - 1)
+            scale, shift = initial_affine(cout, last=i == len(mask_channels) - 1, static=True)
             self.weights.append(nn.Parameter(default_conv_filter(cout, cin)))
             self.scales.append(nn.Parameter(scale))
             self.shifts.append(nn.Parameter(shift))

@@ -42,16 +42,23 @@ def test_initial_filters_at_default_conv_scale():
         assert (s - 1).abs().max() < 0.5 and b.abs().max() < 0.5
 
 
-def test_enhancers_start_with_masks_that_act():
-    """A fresh enhancer's mask is sigmoid of a layer-normalized output: per sample, mean ~0.5 and spread
-    ~0.2 over the time-frequency bins (not a near-identity mask that training keeps at 1)."""
+def test_dynamic_enhancers_start_with_masks_that_act():
+    """A fresh dynamic enhancer's mask is sigmoid of a layer-normalized output: per sample, mean ~0.5 and
+    spread ~0.2 over the time-frequency bins (not a near-identity mask that training keeps at 1)."""
     torch.manual_seed(0)
     x = torch.rand(3, 1, 40, 64)
-    for name in ("sfe", "dfe", "dcl", "dsl"):
+    for name in ("dfe", "dcl", "dsl"):
         _, masks = models.build(name, "small").eval().enhance(x)
         for m in masks:
             mean, std = m.mean(dim=(1, 2, 3)), m.std(dim=(1, 2, 3))
             assert ((mean - 0.5).abs() < 0.1).all() and ((std > 0.12) & (std < 0.3)).all(), (name, mean, std)
+
+
+def test_static_enhancer_starts_near_the_identity():
+    """SFE's learned mask affine moves slowly under Adam, so its mask starts close to 1 (models.generator)."""
+    torch.manual_seed(0)
+    _, (m,) = models.build("sfe", "small").eval().enhance(torch.rand(3, 1, 40, 64))
+    assert m.min() > 0.8 and m.mean() > 0.95, (m.min().item(), m.mean().item())
 
 
 def _spy(fn, calls):

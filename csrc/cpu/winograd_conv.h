@@ -24,6 +24,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <vector>
@@ -89,7 +90,9 @@ int64_t unaliased(int64_t n) {
 template <typename T>
 int64_t rows_per_block(const WinogradGrid& q, int64_t Cin, int64_t Cout) {
   const int64_t per_row = 16 * (Cin + Cout) * q.row_tiles() * int64_t(sizeof(T));
-  return std::clamp<int64_t>(int64_t(3) * 512 * 1024 / per_row, 1, q.KH * q.dH);
+  const char* env = std::getenv("DYCONV_WINO_KB");  // TEMPORARY tuning knob
+  const int64_t kb = env ? std::atoi(env) : 1536;
+  return std::clamp<int64_t>(kb * 1024 / per_row, 1, q.KH * q.dH);
 }
 
 // Padded rows [row0, row1) of C channels, deinterleaved, to dst (channel c at
@@ -98,26 +101,12 @@ int64_t rows_per_block(const WinogradGrid& q, int64_t Cin, int64_t Cout) {
 template <typename T, typename RowOf>
 void deinterleave(const WinogradGrid& q, int64_t C, int64_t row0, int64_t row1, T* dst, int64_t cs,
                   RowOf&& row_of) {
-  const int64_t step = 2 * q.dW;
   for (int64_t c = 0; c < C; ++c) {
     for (int64_t pr = row0; pr < row1; ++pr) {
       T* d = dst + c * cs + (pr - row0) * q.rl;
       const int64_t r = pr - q.top;
-      if (r < 0 || r >= q.Hi) {
-        std::fill(d, d + q.rl, T(0));
-        continue;
-      }
-      const T* src = row_of(c, r);
-      for (int64_t g = 0; g < step; ++g) {
-        T* dg = d + g * q.gl;
-        const int64_t c0 = g - q.left;  // image column of idx 0
-        // idx with 0 <= c0 + step * idx < Wi
-        const int64_t lo = c0 >= 0 ? 0 : std::min(q.gl, (-c0 + step - 1) / step);
-        const int64_t hi = c0 >= q.Wi ? lo : std::clamp<int64_t>((q.Wi - c0 + step - 1) / step, lo, q.gl);
-        std::fill(dg, dg + lo, T(0));
-        for (int64_t idx = lo; idx < hi; ++idx) dg[idx] = src[c0 + step * idx];
-        std::fill(dg + hi, dg + q.gl, T(0));
-      }
+      if (r < 0 || r >= q.Hi) std::fill(d, d + q.rl, T(0));
+      else winograd_deinterleave_row(row_of(c, r), q.Wi, q.left, 2 * q.dW, q.gl, d);
     }
   }
 }
@@ -278,7 +267,7 @@ void winograd_backward(const ConvGeometry& g, const WinogradPlan& p, const T* x,
     const int64_t xcs = unaliased<T>(2 * qf.dH * (fb_max + 1) * qf.rl);
     const int64_t ycs = unaliased<T>(2 * qy.dH * fb_max * qy.rl);
     const int64_t bcs = unaliased<T>(2 * qb.dH * (bb_max + 1) * qb.rl);
-    Workspace<T> dyb(g.Cout * g.Hout * g.Wout), V(16 * C * ld), M(16 * C * ld);
+    Workspace<T> dyr(g.Wout), V(16 * C * ld), M(16 * C * ld);
     Workspace<T> Dx(dw ? g.Cin * xcs : 0), Dy(dw ? g.Cout * ycs : 0), Db(dx ? g.Cout * bcs : 0);
     Workspace<T> ob(dx ? g.Cin * 4 * qb.row_tiles() : 0), U(dx ? 16 * g.Cout * g.Cin : 0);
     Workspace<T> dU(dw ? 16 * g.Cout * g.Cin : 0);
@@ -288,21 +277,35 @@ void winograd_backward(const ConvGeometry& g, const WinogradPlan& p, const T* x,
       int64_t f0 = 0, f1 = 0, b0 = 0, b1 = 0;  // bands of the weight gradient, of dx
       if (dw) WinogradPlan::range(qf.KH, p.parts, part, f0, f1);
       if (dx) WinogradPlan::range(qb.KH, p.parts, part, b0, b1);
-      // dy rows [lo, hi) that both read, formed once.
-      int64_t lo = g.Hout, hi = 0;
-      if (f0 < f1) lo = std::min(lo, 2 * qf.dH * f0), hi = std::max(hi, 2 * qf.dH * f1);
-      if (b0 < b1) lo = std::min(lo, 2 * qb.dH * b0 - qb.top), hi = std::max(hi, 2 * qb.dH * (b1 + 1) - qb.top);
-      lo = std::max<int64_t>(lo, 0), hi = std::min(hi, g.Hout);
-      for (int64_t c = 0; c < g.Cout; ++c)
-        for (int64_t r = lo; r < hi; ++r)
-          dy_span(b, c, r * g.Wout, (r + 1) * g.Wout, dyb.data() + (c * g.Hout + r) * g.Wout);
-      const auto dy_row = [&](int64_t c, int64_t r) { return dyb.data() + (c * g.Hout + r) * g.Wout; };
-      if (b0 < b1) {
+      // Each dy row both gradients read is formed once and deinterleaved into
+      // the padded dy of dx (Db, padded rows from bp0) and the dY of dw (Dy, rows from fp0).
+      const int64_t bp0 = 2 * qb.dH * b0, bp1 = 2 * qb.dH * (b1 + 1), fp0 = 2 * qy.dH * f0, fp1 = 2 * qy.dH * f1;
+      const bool want_b = b0 < b1, want_f = f0 < f1;
+      for (int64_t c = 0; c < g.Cout; ++c) {
+        for (int64_t pr = bp0; want_b && pr < bp1; ++pr) {
+          const int64_t r = pr - qb.top;
+          if (r < 0 || r >= g.Hout) std::fill_n(Db.data() + c * bcs + (pr - bp0) * qb.rl, qb.rl, T(0));
+        }
+        for (int64_t r = fp0; want_f && r < fp1; ++r) {
+          if (r >= g.Hout) std::fill_n(Dy.data() + c * ycs + (r - fp0) * qy.rl, qy.rl, T(0));
+        }
+        const int64_t lo = std::max<int64_t>(0, std::min(want_b ? bp0 - qb.top : g.Hout, want_f ? fp0 : g.Hout));
+        const int64_t hi = std::min(g.Hout, std::max(want_b ? bp1 - qb.top : 0, want_f ? fp1 : 0));
+        for (int64_t r = lo; r < hi; ++r) {
+          const bool in_b = want_b && r + qb.top >= bp0 && r + qb.top < bp1, in_f = want_f && r >= fp0 && r < fp1;
+          if (!in_b && !in_f) continue;
+          dy_span(b, c, r * g.Wout, (r + 1) * g.Wout, dyr.data());
+          if (in_b) winograd_deinterleave_row(dyr.data(), g.Wout, qb.left, 2 * qb.dW, qb.gl,
+                                              Db.data() + c * bcs + (r + qb.top - bp0) * qb.rl);
+          if (in_f) winograd_deinterleave_row(dyr.data(), g.Wout, 0, 2 * qy.dW, qy.gl,
+                                              Dy.data() + c * ycs + (r - fp0) * qy.rl);
+        }
+      }
+      if (want_b) {
         if (transformed != b) {
           transform_filters(g.Cout, g.Cin, w + b * WK, U.data(), true);
           transformed = b;
         }
-        deinterleave(qb, g.Cout, 2 * qb.dH * b0, 2 * qb.dH * (b1 + 1), Db.data(), bcs, dy_row);
         conv_bands(qb, g.Cout, g.Cin, Db.data(), bcs, U.data(), b0, b1, p.nr_bwd, V.data(), M.data(), ld,
                    ob.data(), dx + b * g.Cin * g.H * g.W, [](int64_t) {});
       }
@@ -310,7 +313,6 @@ void winograd_backward(const ConvGeometry& g, const WinogradPlan& p, const T* x,
       const T* xb = x + b * g.Cin * g.H * g.W;
       deinterleave(qf, g.Cin, 2 * qf.dH * f0, 2 * qf.dH * (f1 + 1), Dx.data(), xcs,
                    [&](int64_t c, int64_t r) { return xb + (c * g.H + r) * g.W; });
-      deinterleave(qy, g.Cout, 2 * qy.dH * f0, 2 * qy.dH * f1, Dy.data(), ycs, dy_row);
       const int64_t rt = qf.row_tiles(), go = qy.dW * qy.gl;
       for (int64_t t0 = f0 * qf.dH; t0 < f1 * qf.dH; t0 += p.nr_fwd) {
         const int64_t t1 = std::min(f1 * qf.dH, t0 + p.nr_fwd), nt = (t1 - t0) * rt;

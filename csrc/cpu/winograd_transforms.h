@@ -14,20 +14,30 @@
 // n consecutive values at p, p + go, p + 1, p + go + 1 (go: one group further).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "cpu/row_kernels.h"  // DYCONV_SIMD_CLONES
 
 namespace dyconv::cpu {
 
-// B^T applied to the four columns of one input row of tile k.
+// One image row of w values, at column offset `left` of a zero-padded row,
+// with its columns grouped by remainder mod step: padded column g + step * idx
+// to dst[g * gl + idx] (g < step, idx < gl).
 template <typename T>
-inline void winograd_input_row(const T* __restrict row, int64_t go, int64_t k, T t[4]) {
-  const T d0 = row[k], d1 = row[go + k], d2 = row[k + 1], d3 = row[go + k + 1];
-  t[0] = d0 - d2;
-  t[1] = d1 + d2;
-  t[2] = d2 - d1;
-  t[3] = d1 - d3;
+DYCONV_SIMD_CLONES void winograd_deinterleave_row(const T* __restrict src, int64_t w, int64_t left,
+                                                  int64_t step, int64_t gl, T* __restrict dst) {
+  for (int64_t g = 0; g < step; ++g) {
+    T* __restrict dg = dst + g * gl;
+    const int64_t c0 = g - left;  // image column of idx 0
+    // idx with 0 <= c0 + step * idx < w
+    const int64_t lo = c0 >= 0 ? 0 : std::min(gl, (-c0 + step - 1) / step);
+    const int64_t hi = c0 >= w ? lo : std::clamp<int64_t>((w - c0 + step - 1) / step, lo, gl);
+    for (int64_t idx = 0; idx < lo; ++idx) dg[idx] = T(0);
+#pragma omp simd
+    for (int64_t idx = lo; idx < hi; ++idx) dg[idx] = src[c0 + step * idx];
+    for (int64_t idx = hi; idx < gl; ++idx) dg[idx] = T(0);
+  }
 }
 
 // V of n tiles whose four input rows start at r0..r3.
@@ -35,19 +45,23 @@ template <typename T>
 DYCONV_SIMD_CLONES void winograd_input_tiles(const T* __restrict r0, const T* __restrict r1,
                                              const T* __restrict r2, const T* __restrict r3,
                                              int64_t go, int64_t n, T* __restrict dst, int64_t es) {
+  const T *q0 = r0 + go, *q1 = r1 + go, *q2 = r2 + go, *q3 = r3 + go;
+  T *v0 = dst, *v1 = dst + es, *v2 = dst + 2 * es, *v3 = dst + 3 * es;
+  T *v4 = dst + 4 * es, *v5 = dst + 5 * es, *v6 = dst + 6 * es, *v7 = dst + 7 * es;
+  T *v8 = dst + 8 * es, *v9 = dst + 9 * es, *v10 = dst + 10 * es, *v11 = dst + 11 * es;
+  T *v12 = dst + 12 * es, *v13 = dst + 13 * es, *v14 = dst + 14 * es, *v15 = dst + 15 * es;
 #pragma omp simd
   for (int64_t k = 0; k < n; ++k) {
-    T t0[4], t1[4], t2[4], t3[4];
-    winograd_input_row(r0, go, k, t0);
-    winograd_input_row(r1, go, k, t1);
-    winograd_input_row(r2, go, k, t2);
-    winograd_input_row(r3, go, k, t3);
-    for (int c = 0; c < 4; ++c) {
-      dst[(0 + c) * es + k] = t0[c] - t2[c];
-      dst[(4 + c) * es + k] = t1[c] + t2[c];
-      dst[(8 + c) * es + k] = t2[c] - t1[c];
-      dst[(12 + c) * es + k] = t1[c] - t3[c];
-    }
+    // B^T along each row: [d0 - d2, d1 + d2, d2 - d1, d1 - d3]
+    const T a0 = r0[k] - r0[k + 1], a1 = q0[k] + r0[k + 1], a2 = r0[k + 1] - q0[k], a3 = q0[k] - q0[k + 1];
+    const T b0 = r1[k] - r1[k + 1], b1 = q1[k] + r1[k + 1], b2 = r1[k + 1] - q1[k], b3 = q1[k] - q1[k + 1];
+    const T c0 = r2[k] - r2[k + 1], c1 = q2[k] + r2[k + 1], c2 = r2[k + 1] - q2[k], c3 = q2[k] - q2[k + 1];
+    const T e0 = r3[k] - r3[k + 1], e1 = q3[k] + r3[k + 1], e2 = r3[k + 1] - q3[k], e3 = q3[k] - q3[k + 1];
+    // and down the columns
+    v0[k] = a0 - c0, v1[k] = a1 - c1, v2[k] = a2 - c2, v3[k] = a3 - c3;
+    v4[k] = b0 + c0, v5[k] = b1 + c1, v6[k] = b2 + c2, v7[k] = b3 + c3;
+    v8[k] = c0 - b0, v9[k] = c1 - b1, v10[k] = c2 - b2, v11[k] = c3 - b3;
+    v12[k] = b0 - e0, v13[k] = b1 - e1, v14[k] = b2 - e2, v15[k] = b3 - e3;
   }
 }
 

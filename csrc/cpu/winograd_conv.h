@@ -133,7 +133,7 @@ void input_transform(const WinogradGrid& q, int64_t C, const T* D, int64_t cs, i
 }
 
 // M (element e, channel c at M + e * es + c * ld) of tile rows [t0, t1) through
-// the output transform into out (C, Ho, Wo). ob: C * 2 * 2 dW * KW scratch.
+// the output transform into out (C, Ho, Wo). ob: 4 dW KW scratch.
 template <typename T>
 void output_transform(const WinogradGrid& q, int64_t C, const T* M, int64_t ld, int64_t es, int64_t t0,
                       int64_t t1, T* ob, T* out) {
@@ -142,7 +142,7 @@ void output_transform(const WinogradGrid& q, int64_t C, const T* M, int64_t ld, 
     const int64_t r = t % q.dH, m = t / q.dH;
     const int64_t oh0 = r + 2 * q.dH * m;
     for (int64_t c = 0; c < C; ++c) {
-      T* o = ob + c * 2 * half;
+      T* o = ob;
       for (int64_t s = 0; s < q.dW; ++s) {
         winograd_output_tiles(M + c * ld + (t - t0) * rt + s * q.KW, es, q.KW, o + s * q.KW,
                               o + (s + q.dW) * q.KW, o + half + s * q.KW, o + half + (s + q.dW) * q.KW);
@@ -150,14 +150,7 @@ void output_transform(const WinogradGrid& q, int64_t C, const T* M, int64_t ld, 
       for (int64_t i = 0; i < 2; ++i) {
         const int64_t oh = oh0 + i * q.dH;
         if (oh >= q.Ho) continue;
-        T* row = out + (c * q.Ho + oh) * q.Wo;
-        const T* src = o + i * half;
-        for (int64_t g = 0; g < step && g < q.Wo; ++g) {
-          const int64_t n = (q.Wo - g + step - 1) / step;
-          const T* sg = src + g * q.KW;
-          T* dg = row + g;
-          for (int64_t k = 0; k < n; ++k) dg[step * k] = sg[k];
-        }
+        winograd_interleave_row(o + i * half, q.KW, step, q.Wo, out + (c * q.Ho + oh) * q.Wo);
       }
     }
   }
@@ -228,7 +221,7 @@ void winograd_forward(const ConvGeometry& g, const WinogradPlan& p, const T* x, 
     const int64_t cs = unaliased<T>(2 * q.dH * (bands_max + 1) * q.rl);
     const int64_t ld = unaliased<T>(p.nr_fwd * q.row_tiles());
     Workspace<T> D(g.Cin * cs), V(16 * g.Cin * ld), M(16 * g.Cout * ld);
-    Workspace<T> ob(g.Cout * 4 * q.row_tiles()), U(16 * g.Cout * g.Cin);
+    Workspace<T> ob(4 * q.row_tiles()), U(16 * g.Cout * g.Cin);
     int64_t transformed = -1;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t b = item / p.parts, part = item % p.parts;
@@ -269,7 +262,7 @@ void winograd_backward(const ConvGeometry& g, const WinogradPlan& p, const T* x,
     const int64_t bcs = unaliased<T>(2 * qb.dH * (bb_max + 1) * qb.rl);
     Workspace<T> dyr(g.Wout), V(16 * C * ld), M(16 * C * ld);
     Workspace<T> Dx(dw ? g.Cin * xcs : 0), Dy(dw ? g.Cout * ycs : 0), Db(dx ? g.Cout * bcs : 0);
-    Workspace<T> ob(dx ? g.Cin * 4 * qb.row_tiles() : 0), U(dx ? 16 * g.Cout * g.Cin : 0);
+    Workspace<T> ob(dx ? 4 * qb.row_tiles() : 0), U(dx ? 16 * g.Cout * g.Cin : 0);
     Workspace<T> dU(dw ? 16 * g.Cout * g.Cin : 0);
     int64_t transformed = -1;
     for (int64_t item = begin; item < end; ++item) {

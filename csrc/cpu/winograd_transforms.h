@@ -21,23 +21,68 @@
 
 namespace dyconv::cpu {
 
+// Columns [S * i0, S * i1) of the padded row p grouped by remainder mod S
+// (a compile-time S: the compiler turns the S-way interleave into vector permutes).
+template <int64_t S, typename T>
+inline void winograd_deinterleave_full(const T* __restrict p, int64_t i0, int64_t i1, int64_t gl,
+                                       T* __restrict dst) {
+  for (int64_t idx = i0; idx < i1; ++idx)
+    for (int64_t g = 0; g < S; ++g) dst[g * gl + idx] = p[S * idx + g];
+}
+
 // One image row of w values, at column offset `left` of a zero-padded row,
 // with its columns grouped by remainder mod step: padded column g + step * idx
 // to dst[g * gl + idx] (g < step, idx < gl).
 template <typename T>
 DYCONV_SIMD_CLONES void winograd_deinterleave_row(const T* __restrict src, int64_t w, int64_t left,
                                                   int64_t step, int64_t gl, T* __restrict dst) {
+  // Groups idx in [i0, i1) are whole image columns: padded columns step * idx + g
+  // with 0 <= step * idx - left and step * idx + step - 1 - left < w.
+  const int64_t i0 = std::min(gl, (left + step - 1) / step);
+  const int64_t i1 = std::clamp<int64_t>(w + left >= step ? (w + left - step) / step + 1 : 0, i0, gl);
+  const auto border = [&](int64_t g, int64_t idx) {
+    const int64_t c = g + step * idx - left;
+    dst[g * gl + idx] = c >= 0 && c < w ? src[c] : T(0);
+  };
   for (int64_t g = 0; g < step; ++g) {
-    T* __restrict dg = dst + g * gl;
-    const int64_t c0 = g - left;  // image column of idx 0
-    // idx with 0 <= c0 + step * idx < w
-    const int64_t lo = c0 >= 0 ? 0 : std::min(gl, (-c0 + step - 1) / step);
-    const int64_t hi = c0 >= w ? lo : std::clamp<int64_t>((w - c0 + step - 1) / step, lo, gl);
-    for (int64_t idx = 0; idx < lo; ++idx) dg[idx] = T(0);
-#pragma omp simd
-    for (int64_t idx = lo; idx < hi; ++idx) dg[idx] = src[c0 + step * idx];
-    for (int64_t idx = hi; idx < gl; ++idx) dg[idx] = T(0);
+    for (int64_t idx = 0; idx < i0; ++idx) border(g, idx);
+    for (int64_t idx = i1; idx < gl; ++idx) border(g, idx);
   }
+  if (i0 >= i1) return;
+  const T* p = src - left;  // padded column 0 (read only from column step * i0 >= left on)
+  switch (step) {
+    case 2: return winograd_deinterleave_full<2>(p, i0, i1, gl, dst);
+    case 4: return winograd_deinterleave_full<4>(p, i0, i1, gl, dst);
+    case 8: return winograd_deinterleave_full<8>(p, i0, i1, gl, dst);
+    case 16: return winograd_deinterleave_full<16>(p, i0, i1, gl, dst);
+    default:
+      for (int64_t g = 0; g < step; ++g)
+        for (int64_t idx = i0; idx < i1; ++idx) dst[g * gl + idx] = p[step * idx + g];
+  }
+}
+
+// The inverse for an output row: row[g + step * idx] = src[g * n + idx] for the
+// w columns of the row.
+template <int64_t S, typename T>
+inline void winograd_interleave_full(const T* __restrict src, int64_t n, int64_t i1, T* __restrict row) {
+  for (int64_t idx = 0; idx < i1; ++idx)
+    for (int64_t g = 0; g < S; ++g) row[S * idx + g] = src[g * n + idx];
+}
+
+template <typename T>
+DYCONV_SIMD_CLONES void winograd_interleave_row(const T* __restrict src, int64_t n, int64_t step, int64_t w,
+                                                T* __restrict row) {
+  const int64_t i1 = std::min(n, w / step);  // whole groups of step columns
+  switch (step) {
+    case 2: winograd_interleave_full<2>(src, n, i1, row); break;
+    case 4: winograd_interleave_full<4>(src, n, i1, row); break;
+    case 8: winograd_interleave_full<8>(src, n, i1, row); break;
+    case 16: winograd_interleave_full<16>(src, n, i1, row); break;
+    default:
+      for (int64_t g = 0; g < step; ++g)
+        for (int64_t idx = 0; idx < i1; ++idx) row[step * idx + g] = src[g * n + idx];
+  }
+  for (int64_t c = step * i1; c < w; ++c) row[c] = src[(c % step) * n + c / step];
 }
 
 // V of n tiles whose four input rows start at r0..r3.

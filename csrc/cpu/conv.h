@@ -44,6 +44,10 @@ Engine choose_engine(const ConvGeometry& g) {
   // One GEMM per tap reduces over Cin: with very few input channels (the first
   // layer's 1) one im2col GEMM over Cin * kH * kW is faster.
   if (!shifted_conv_applies(g) || g.Cin < 4) return Engine::Im2col;
+  // Winograd saves GEMM work in proportion to Cin * Cout per tile and adds
+  // transforms in proportion to Cin + Cout: measured faster from 24->96 and
+  // 64->64 on (tie at 32->32, slower at 96->1; benchmarks/RESULTS.md).
+  if (winograd_conv_applies(g) && g.Cin * g.Cout >= 18 * (g.Cin + g.Cout)) return Engine::Winograd;
   return Engine::Shifted;
 }
 

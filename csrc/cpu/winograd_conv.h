@@ -24,7 +24,6 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <vector>
@@ -90,9 +89,7 @@ int64_t unaliased(int64_t n) {
 template <typename T>
 int64_t rows_per_block(const WinogradGrid& q, int64_t Cin, int64_t Cout) {
   const int64_t per_row = 16 * (Cin + Cout) * q.row_tiles() * int64_t(sizeof(T));
-  const char* env = std::getenv("DYCONV_WINO_KB");  // TEMPORARY tuning knob
-  const int64_t kb = env ? std::atoi(env) : 1536;
-  return std::clamp<int64_t>(kb * 1024 / per_row, 1, q.KH * q.dH);
+  return std::clamp<int64_t>(int64_t(3) * 512 * 1024 / per_row, 1, q.KH * q.dH);
 }
 
 // Padded rows [row0, row1) of C channels, deinterleaved, to dst (channel c at

@@ -7,7 +7,9 @@
 // with
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  A^T = [1 1 1 0; 0 1 -1 -1],
 //   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
-// Element e = 4 * i + j of a tile is written at dst + e * es + tile.
+// Element e = 4 * i + j of a tile is written at dst + e * es + tile. Also here:
+// the row (de)interleave between an image row and its columns grouped by
+// remainder mod 2 * dilation, the layout the transforms read and write.
 // A tile's columns j (and rows i) are `dilation` apart in the image; the callers
 // store each image row with its columns grouped by their remainder mod
 // 2 * dilation (winograd_conv.h), so columns 0, 1, 2, 3 of the n tiles are the

@@ -1,6 +1,12 @@
 """Time one training step (forward + backward + Adam step) of each model.
 
-Example: PYTHONPATH=. python benchmarks/bench_models.py --config small --batch 64
+With several --ops, each model is built once per op (the same initial weights) and their
+steps alternate, so a load from other jobs hits them alike; the last column is each op's
+speed-up over the first one's median wall time.
+
+Examples:
+  PYTHONPATH=. python benchmarks/bench_models.py --config small --batch 64
+  PYTHONPATH=. python benchmarks/bench_models.py --models dsl --config paper --batch 16 --ops reference dyconv
 """
 from __future__ import annotations
 
@@ -11,25 +17,43 @@ import time
 import torch
 import torch.nn.functional as F
 
+import dyconv
 import models
+from benchmarks.contenders import cpu_engine
+from models.dynamic_layer import set_conv_norm_act
+
+# What the dynamic filter layers run: dyconv's fused op (its CPU engine picked, or one forced),
+# or the grouped-conv composite of plain PyTorch ops (dyconv.reference).
+OPS = {
+    "dyconv": (dyconv.dynamic_conv_norm_act, None),
+    "dyconv-winograd": (dyconv.dynamic_conv_norm_act, "winograd"),
+    "dyconv-shifted": (dyconv.dynamic_conv_norm_act, "shifted"),
+    "reference": (dyconv.reference.dynamic_conv_norm_act, None),
+}
 
 
-def step_seconds(model, x, y, repeats: int) -> tuple[float, float]:
-    """Median (wall, CPU) seconds of one optimizer step on the model's trainable parameters.
+def step_seconds(runs: dict, x, y, repeats: int) -> dict:
+    """Median (wall, CPU) seconds of one optimizer step on each model's trainable parameters,
+    the models' steps alternating. runs: name -> (model, forced CPU engine or None).
 
     CPU seconds (all threads of this process) are less disturbed than wall time
     on a machine shared with other jobs."""
-    model.train()
-    opt = torch.optim.Adam(model.trainable_parameters(), lr=1e-3)
-    wall, cpu = [], []
+    opts = {}
+    for name, (model, _) in runs.items():
+        model.train()
+        opts[name] = torch.optim.Adam(model.trainable_parameters(), lr=1e-3)
+    wall = {name: [] for name in runs}
+    cpu = {name: [] for name in runs}
     for _ in range(repeats + 1):  # the first step warms up (allocations, Adam state)
-        t0, c0 = time.perf_counter(), time.process_time()
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    return statistics.median(wall[1:]), statistics.median(cpu[1:])
+        for name, (model, engine) in runs.items():
+            with cpu_engine(engine):
+                t0, c0 = time.perf_counter(), time.process_time()
+                opts[name].zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                opts[name].step()
+                wall[name].append(time.perf_counter() - t0)
+                cpu[name].append(time.process_time() - c0)
+    return {name: (statistics.median(wall[name][1:]), statistics.median(cpu[name][1:])) for name in runs}
 
 
 def main() -> None:
@@ -42,6 +66,10 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=248, help="time frames (default 248, 4 s clips)")
     p.add_argument("--repeats", type=int, default=3, help="timed steps per model, median reported")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--ops", nargs="+", default=["dyconv"], choices=list(OPS), metavar="OP",
+                   help="what the dynamic filter layers run, timed alternating: dyconv (the fused op), "
+                        "dyconv-winograd / dyconv-shifted (its CPU engine forced), reference (grouped "
+                        "F.conv2d + norm + affine + activation in plain PyTorch); default: dyconv")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -51,11 +79,19 @@ def main() -> None:
     print(f"config={a.config} batch={a.batch} input=(1, {a.mels}, {a.frames}) "
           f"threads={torch.get_num_threads()} torch={torch.__version__}")
     for name in a.models:
-        model = models.build(name, a.config, n_mels=a.mels)
-        n_train = sum(p.numel() for p in model.trainable_parameters())
-        wall, cpu = step_seconds(model, x, y, a.repeats)
-        print(f"{name:7s} trainable params {n_train:>10,d}   step wall {wall:7.3f} s "
-              f"({a.batch / wall:6.1f} clips/s)   CPU {cpu:7.3f} s", flush=True)
+        runs = {}
+        for op in a.ops:
+            torch.manual_seed(0)  # the same initial weights for every op
+            model = models.build(name, a.config, n_mels=a.mels)
+            fn, engine = OPS[op]
+            runs[op] = (set_conv_norm_act(model, fn), engine)
+        n_train = sum(p.numel() for p in runs[a.ops[0]][0].trainable_parameters())
+        times = step_seconds(runs, x, y, a.repeats)
+        first = times[a.ops[0]][0]
+        for op, (wall, cpu) in times.items():
+            vs = f"   {first / wall:5.2f}x {a.ops[0]}" if len(a.ops) > 1 else ""
+            print(f"{name:7s} {op:15s} trainable params {n_train:>10,d}   step wall {wall:7.3f} s "
+                  f"({a.batch / wall:6.1f} clips/s)   CPU {cpu:7.3f} s{vs}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ normalization, i.e. the rate this machine reaches on this convolution.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 from dataclasses import dataclass
 
 import torch
@@ -112,12 +114,32 @@ class Contender:
     name: str
     fn: object
     shared_weight: bool = False  # the dense ceiling: (x, weight) with one weight
+    cpu_engine: str | None = None  # dyconv with this CPU engine forced (DYCONV_CPU_ENGINE)
+
+
+@contextlib.contextmanager
+def cpu_engine(name: str | None):
+    """DYCONV_CPU_ENGINE=name inside the block (forward and backward); None: unchanged."""
+    if name is None:
+        yield
+        return
+    before = os.environ.get("DYCONV_CPU_ENGINE")
+    os.environ["DYCONV_CPU_ENGINE"] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["DYCONV_CPU_ENGINE"]
+        else:
+            os.environ["DYCONV_CPU_ENGINE"] = before
 
 
 CONTENDERS = {
     c.name: c
     for c in (
-        Contender("dyconv", run_dyconv),
+        Contender("dyconv", run_dyconv),  # the engine dyconv picks
+        Contender("dyconv-winograd", run_dyconv, cpu_engine="winograd"),  # CPU engines forced
+        Contender("dyconv-shifted", run_dyconv, cpu_engine="shifted"),
         Contender("reference", run_reference),
         Contender("reference-compiled", run_compiled),
         Contender("unfold-bmm", run_unfold_bmm),
@@ -135,11 +157,12 @@ def make_pass(contender: Contender, inputs, dilation, pass_name, sync=lambda: No
     """A no-argument function running one pass of the contender on the inputs."""
     if pass_name == "forward":
         def run():
-            call(contender, inputs, dilation)
+            with cpu_engine(contender.cpu_engine):
+                call(contender, inputs, dilation)
             sync()
     elif pass_name == "inference":
         def run():
-            with torch.no_grad():
+            with torch.no_grad(), cpu_engine(contender.cpu_engine):
                 call(contender, inputs, dilation)
             sync()
     elif pass_name == "fwd+bwd":
@@ -147,10 +170,11 @@ def make_pass(contender: Contender, inputs, dilation, pass_name, sync=lambda: No
 
         def run():
             nonlocal grad_out
-            out = call(contender, inputs, dilation)
-            if grad_out is None:
-                grad_out = torch.randn_like(out)
-            torch.autograd.grad(out, inputs, grad_out)
+            with cpu_engine(contender.cpu_engine):
+                out = call(contender, inputs, dilation)
+                if grad_out is None:
+                    grad_out = torch.randn_like(out)
+                torch.autograd.grad(out, inputs, grad_out)
             sync()
     else:
         raise ValueError(f"pass must be one of {PASSES}, got {pass_name!r}")
@@ -164,13 +188,14 @@ def check_against_float64(contender: Contender, p: Problem, device="cpu", rtol=1
     naming the tensor that disagrees."""
     inputs = make_inputs(p, torch.float32, device, shared_weight=contender.shared_weight)
     exact = [t.detach().double().cpu().requires_grad_() for t in inputs]
-    out = call(contender, inputs, p.dilation)
+    with cpu_engine(contender.cpu_engine):
+        out = call(contender, inputs, p.dilation)
+        g = torch.randn(out.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+        got_grads = torch.autograd.grad(out, inputs, g.to(device=device, dtype=torch.float32))
     if contender.shared_weight:
         want = F.conv2d(exact[0], exact[1], padding="same", dilation=p.dilation)
     else:
         want = reference.dynamic_conv_norm_act(*exact, padding="same", dilation=p.dilation)
-    g = torch.randn(want.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    got_grads = torch.autograd.grad(out, inputs, g.to(device=device, dtype=torch.float32))
     want_grads = torch.autograd.grad(want, exact, g)
     names = ["output", "grad x", "grad weight", "grad scale", "grad shift"]
     worst = 0.0

@@ -21,8 +21,10 @@ CASES = [
 
 
 @pytest.fixture
-def two_threads():
-    """The split of samples between threads only happens with more than one thread."""
+def two_threads(monkeypatch):
+    """The split of samples between threads only happens with more than one thread. The
+    engine is forced: the automatic choice takes the Winograd engine for the wider 3x3 cases."""
+    monkeypatch.setenv("DYCONV_CPU_ENGINE", "shifted")
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     yield

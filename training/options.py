@@ -15,7 +15,7 @@ from training.paper import METHODS
 
 PAPER_EPOCHS = 100  # paper §4: 100 epochs, batch 64, Adam, lr 0.001
 # --config small: chosen so that the default CPU run of one method (classifier + enhancer + the evaluation)
-# takes about 10 minutes on 2 cores with the feature cache filled; the enhancer gets 6 epochs because its mask
+# takes about 5 minutes on 2 cores from an empty cache; the enhancer gets 6 epochs because its mask
 # starts at sigmoid(LN(.)) ~ 0.5 and needs about four to recover the classifier's dev accuracy (docs/masks.md).
 SMALL_CLASSIFIER_EPOCHS = 3
 SMALL_ENHANCER_EPOCHS = 6

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import os
 from dataclasses import dataclass
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
@@ -117,21 +118,9 @@ class Contender:
     cpu_engine: str | None = None  # dyconv with this CPU engine forced (DYCONV_CPU_ENGINE)
 
 
-@contextlib.contextmanager
 def cpu_engine(name: str | None):
-    """DYCONV_CPU_ENGINE=name inside the block (forward and backward); None: unchanged."""
-    if name is None:
-        yield
-        return
-    before = os.environ.get("DYCONV_CPU_ENGINE")
-    os.environ["DYCONV_CPU_ENGINE"] = name
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["DYCONV_CPU_ENGINE"]
-        else:
-            os.environ["DYCONV_CPU_ENGINE"] = before
+    """A context with DYCONV_CPU_ENGINE=name (forward and backward); None: unchanged."""
+    return contextlib.nullcontext() if name is None else mock.patch.dict(os.environ, {"DYCONV_CPU_ENGINE": name})
 
 
 CONTENDERS = {

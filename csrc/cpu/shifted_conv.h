@@ -27,6 +27,7 @@
 #include "checks.h"
 #include "cpu/blas.h"
 #include "cpu/conv_engine.h"
+#include "cpu/part_sums.h"
 #include "cpu/workspace.h"
 
 namespace dyconv::cpu {
@@ -243,18 +244,10 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
     }
   });
   if (dw && p.parts > 1) {
-    at::parallel_for(0, g.B, 1, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        T* dst = dw + b * WK;
-        std::fill(dst, dst + WK, T(0));
-        for (int64_t part = 0; part < p.parts; ++part) {
-          int64_t r0, r1;
-          p.part_rows(g.Hout, part, r0, r1);
-          if (r0 >= r1) continue;
-          const T* src = partial.data() + (b * p.parts + part) * WK;
-          for (int64_t i = 0; i < WK; ++i) dst[i] += src[i];
-        }
-      }
+    sum_part_gradients(partial.data(), g.B, p.parts, WK, dw, [&](int64_t part) {
+      int64_t r0, r1;
+      p.part_rows(g.Hout, part, r0, r1);
+      return r0 < r1;
     });
   }
 }

@@ -30,6 +30,7 @@
 #include "checks.h"
 #include "cpu/blas.h"
 #include "cpu/conv_engine.h"
+#include "cpu/part_sums.h"
 #include "cpu/winograd_transforms.h"
 #include "cpu/workspace.h"
 
@@ -328,18 +329,10 @@ void winograd_backward(const ConvGeometry& g, const WinogradPlan& p, const T* x,
     }
   });
   if (dw && p.parts > 1) {
-    at::parallel_for(0, g.B, 1, [&](int64_t bb0, int64_t bb1) {
-      for (int64_t b = bb0; b < bb1; ++b) {
-        T* dst = dw + b * WK;
-        std::fill(dst, dst + WK, T(0));
-        for (int64_t part = 0; part < p.parts; ++part) {
-          int64_t f0, f1;
-          WinogradPlan::range(qf.KH, p.parts, part, f0, f1);
-          if (f0 >= f1) continue;
-          const T* src = partial.data() + (b * p.parts + part) * WK;
-          for (int64_t i = 0; i < WK; ++i) dst[i] += src[i];
-        }
-      }
+    sum_part_gradients(partial.data(), g.B, p.parts, WK, dw, [&](int64_t part) {
+      int64_t f0, f1;
+      WinogradPlan::range(qf.KH, p.parts, part, f0, f1);
+      return f0 < f1;
     });
   }
 }

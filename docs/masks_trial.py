@@ -6,6 +6,7 @@ accuracy, the mask statistics on dev, and the accuracy on dev mixed with the *tr
 violet, hum, clicks, crowd; never a test noise) at 10, 5 and 0 dB. Patches models.generator's mask constants
 before building. Never evaluates the test fold."""
 import argparse, json, os, sys, time
+from types import SimpleNamespace
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
@@ -17,13 +18,12 @@ from audiodata.datasets import FeatureDataset
 from audiodata.features import features_from_waveform
 from audiodata.config import FEATURES
 from audiodata.mixing import mix_at_snr, noise_segment
-from audiodata.train_noise import TRAIN_NOISE_TYPES, noisy_train_set, train_noise_recording
-from training import checkpoint, classifier_cache
+from audiodata.train_noise import TRAIN_NOISE_TYPES, train_noise_recording
+from training import checkpoint, classifier_cache, multi_condition
 from training.context import Context
 from training.evaluate import accuracy
 from training.log import Log
 from training.loop import train_stage
-from training.multi_condition import MixedConditions
 from training.stage_monitor import StageMonitor, TrainingRecord
 
 p = argparse.ArgumentParser()
@@ -93,11 +93,11 @@ train = splits.train
 if a.train_clips:
     g = torch.Generator().manual_seed(123)
     train = Subset(train, torch.randperm(len(train), generator=g)[:a.train_clips].tolist())
-if a.train_noise:
-    names = TRAIN_NOISE_TYPES if a.train_noise == "all" else a.train_noise.split(",")
-    noisy_train = noisy_train_set(splits, names, (0.0, 20.0), 1)
-    g = torch.Generator().manual_seed(a.seed)
-    train = MixedConditions(splits.train, noisy_train, torch.rand(len(splits.train), generator=g) < 0.5)
+if a.train_noise:  # the product's multi-condition set (half the clips noisy, drawn with the seed)
+    names = TRAIN_NOISE_TYPES if a.train_noise == "all" else tuple(a.train_noise.split(","))
+    opts = SimpleNamespace(train_noise=names, train_snr=(0.0, 20.0), train_noise_classifier=False, cache_dir=None,
+                           workers=2)
+    train = multi_condition.training_set(splits, opts, a.method, a.seed, progress=False)
 log(f"training clips {len(train)}")
 t = time.time()
 r = train_stage(a.method, m, m.trainable_parameters(), train, splits.dev, a.epochs, out / "stage.pt", ctx,

@@ -6,10 +6,11 @@
 // normalize + affine + activation as out = act(y * a[b,c] + s[b,c]): per
 // sample right after its last tile where one thread computes whole samples
 // (its conv output still in cache), else over all samples after the conv.
-// Backward: one pass recomputes the activation input from the saved conv
-// output and sums, per channel, what the affine and norm gradients need; the
-// conv backward then forms the conv-output gradient from grad_out and the conv
-// output one span at a time, as its GEMMs read it (no full-size dz tensor).
+// Backward: per sample, one pass recomputes the activation input from the
+// saved conv output and sums, per channel, what the affine and norm gradients
+// need (run when the conv backward first reads the sample); the conv backward
+// forms the conv-output gradient from grad_out and the conv output one span at
+// a time, as its GEMMs read it (no full-size dz tensor).
 // The convolution itself is cpu/conv.h (shifted GEMMs or im2col tiles); the
 // elementwise loops are cpu/row_kernels.h.
 #include <ATen/ATen.h>
@@ -17,6 +18,8 @@
 #include <torch/library.h>
 
 #include <cmath>
+#include <memory>
+#include <mutex>
 
 #include "checks.h"
 #include "cpu/conv.h"
@@ -135,35 +138,25 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     const T* rp = rstd_in.contiguous().const_data_ptr<T>();
     const T* sc = scale.const_data_ptr<T>();
     const T* sh = shift.const_data_ptr<T>();
-    // Pass 1: with dz = grad_out * act'(activation input), sum(dz) (= dshift)
-    // and sum(dz * xhat) (= dscale) per (b, c).
+    // Per sample b, with dz = grad_out * act'(activation input): sum(dz) (= dshift)
+    // and sum(dz * xhat) (= dscale) per channel, and from them the norm backward's
+    // coefficients: dy = k1 * dz + k2 * y + k3 per (b, c), from
+    // dy = rstd * (scale * dz - mean(dxhat) - xhat * mean(dxhat * xhat)).
     std::vector<acc_t> s1(g.B * Cout), s2(g.B * Cout);
-    at::parallel_for(0, g.B * Cout, 1, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t s = norm == Norm::Layer ? i / Cout : i;
+    std::vector<T> k1(g.B * Cout), k2(g.B * Cout), k3(g.B * Cout);
+    T* dsc = mask[2] ? dscale.mutable_data_ptr<T>() : nullptr;
+    T* dsh = mask[3] ? dshift.mutable_data_ptr<T>() : nullptr;
+    const auto sample_sums = [&](int64_t b) {
+      for (int64_t i = b * Cout; i < (b + 1) * Cout; ++i) {
+        const int64_t s = norm == Norm::Layer ? b : i;
         const T m = stats ? mp[s] : T(0), r = stats ? rp[s] : T(1);
         const T a = r * sc[i], o = sh[i] - m * a;
-        const T* yr = yp + i * N;
-        const T* gr = gp + i * N;
         acc_t a1 = 0, a2 = 0;
-        with_activation(act, [&](auto A) { dz_sums<A.value>(gr, yr, N, a, o, m, r, a1, a2); });
-        s1[i] = a1;
-        s2[i] = a2;
+        with_activation(act, [&](auto A) { dz_sums<A.value>(gp + i * N, yp + i * N, N, a, o, m, r, a1, a2); });
+        s1[i] = a1, s2[i] = a2;
+        if (dsc) dsc[i] = T(a2);
+        if (dsh) dsh[i] = T(a1);
       }
-    });
-    if (mask[2]) {
-      T* p = dscale.mutable_data_ptr<T>();
-      for (int64_t i = 0; i < g.B * Cout; ++i) p[i] = T(s2[i]);
-    }
-    if (mask[3]) {
-      T* p = dshift.mutable_data_ptr<T>();
-      for (int64_t i = 0; i < g.B * Cout; ++i) p[i] = T(s1[i]);
-    }
-    if (!need_conv) return;
-    // Norm backward coefficients: dy = k1 * dz + k2 * y + k3 per (b, c), from
-    // dy = rstd * (scale * dz - mean(dxhat) - xhat * mean(dxhat * xhat)).
-    std::vector<T> k1(g.B * Cout), k2(g.B * Cout), k3(g.B * Cout);
-    for (int64_t b = 0; b < g.B; ++b) {
       acc_t t1 = 0, t2 = 0;  // layer: sums over the channels of the sample
       if (norm == Norm::Layer) {
         for (int64_t c = 0; c < Cout; ++c) {
@@ -187,7 +180,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
         k2[i] = T(-r * r * m2);
         k3[i] = T(r * (-m1 + m * r * m2));
       }
-    }
+    };
+    // Each sample's sums run on first use, by the thread whose conv backward
+    // reads it next (its grad_out and conv output then still in cache; a pass
+    // over the whole batch first reads them from memory twice once the batch
+    // outgrows the cache). Samples nothing read are done after.
+    std::unique_ptr<std::once_flag[]> summed(new std::once_flag[g.B]);
+    const auto all_sums = [&] {
+      at::parallel_for(0, g.B, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b) std::call_once(summed[b], sample_sums, b);
+      });
+    };
+    if (!need_conv) return all_sums();
     // The conv-output gradient, formed one span at a time as the conv reads it.
     const Conv<T> conv(g);
     if (conv.grads_need_zeros()) {
@@ -198,6 +202,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
                   mask[0] ? dx.mutable_data_ptr<T>() : nullptr,
                   mask[1] ? dw.mutable_data_ptr<T>() : nullptr,
                   [&](int64_t b, int64_t c, int64_t n0, int64_t n1, T* dst) {
+                    std::call_once(summed[b], sample_sums, b);
                     const int64_t i = b * Cout + c;
                     const int64_t s = norm == Norm::Layer ? b : i;
                     const T m = stats ? mp[s] : T(0), r = stats ? rp[s] : T(1);
@@ -209,6 +214,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
                       dy_row<A.value>(gr + n0, yr + n0, dst, n1 - n0, a, o, c1, c2, c3);
                     });
                   });
+    all_sums();
   });
   return {dx, dw, dscale, dshift};
 }

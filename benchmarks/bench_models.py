@@ -1,8 +1,9 @@
 """Time one training step (forward + backward + Adam step) of each model.
 
 With several --ops, each model is built once per op (the same initial weights) and their
-steps alternate, so a load from other jobs hits them alike; the last column is each op's
-speed-up over the first one's median wall time.
+steps alternate (two steps of one, the second timed, then two of the next), so a load from
+other jobs hits them alike; the last column is each op's speed-up over the first one's
+median wall time.
 
 Examples:
   PYTHONPATH=. python benchmarks/bench_models.py --config small --batch 64
@@ -36,24 +37,29 @@ def step_seconds(runs: dict, x, y, repeats: int) -> dict:
     """Median (wall, CPU) seconds of one optimizer step on each model's trainable parameters,
     the models' steps alternating. runs: name -> (model, forced CPU engine or None).
 
-    CPU seconds (all threads of this process) are less disturbed than wall time
-    on a machine shared with other jobs."""
+    Each timed step follows an untimed step of the same model, as in a training loop: a step
+    right after another model's runs slower (measured: 0.1 s of a 1.0 s small-config step
+    at batch 64, whichever op it is), the memory the other model just freed being handed out
+    again. CPU seconds (all threads of this process) are less disturbed than wall time on a
+    machine shared with other jobs."""
     opts = {}
     for name, (model, _) in runs.items():
         model.train()
         opts[name] = torch.optim.Adam(model.trainable_parameters(), lr=1e-3)
     wall = {name: [] for name in runs}
     cpu = {name: [] for name in runs}
-    for _ in range(repeats + 1):  # the first step warms up (allocations, Adam state)
+    for _ in range(repeats):
         for name, (model, engine) in runs.items():
             with cpu_engine(engine):
-                t0, c0 = time.perf_counter(), time.process_time()
-                opts[name].zero_grad()
-                F.cross_entropy(model(x), y).backward()
-                opts[name].step()
-                wall[name].append(time.perf_counter() - t0)
-                cpu[name].append(time.process_time() - c0)
-    return {name: (statistics.median(wall[name][1:]), statistics.median(cpu[name][1:])) for name in runs}
+                for timed in (False, True):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    opts[name].zero_grad()
+                    F.cross_entropy(model(x), y).backward()
+                    opts[name].step()
+                    if timed:
+                        wall[name].append(time.perf_counter() - t0)
+                        cpu[name].append(time.process_time() - c0)
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in runs}
 
 
 def main() -> None:

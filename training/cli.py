@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from training import distributed, options
+from training import distributed, memory, options
 from training.errors import TrainingDiverged, UsageError
 from training.log import Log
 
@@ -18,7 +18,9 @@ def main(argv=None) -> int:
         d = distributed.from_environment(opts.device)
         from training import protocol  # after parsing: --help and flag errors stay fast
 
-        protocol.run(opts, d, Log(enabled=d.is_main))
+        log = Log(enabled=d.is_main)
+        log(memory.keep_freed_memory())
+        protocol.run(opts, d, log)
         return 0
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)

@@ -142,24 +142,28 @@ def bar_checks(groups, pts, matmul):
     return out
 
 
-def plot_sweep(pts, path):
+def plot_sweep(series, path):
+    """series: [(label or None, sweep points)], e.g. one run per allocator; the first drawn solid, the
+    others fainter."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    axes_names = sorted({axis for (_, axis, _) in pts})
+    axes_names = sorted({axis for _, pts in series for (_, axis, _) in pts})
     fig, axes = plt.subplots(2, len(axes_names), figsize=(4.2 * len(axes_names), 6.5), squeeze=False)
     for col, axis in enumerate(axes_names):
-        for device in sorted({d for (d, a, _) in pts if a == axis}):
-            for name, style in ((FUSED, "o-"), (REFERENCE, "s--")):
-                xs, ts, gs = [], [], []
-                for (d, a, v), by in sorted(pts.items()):
-                    if d == device and a == axis and name in by:
-                        xs.append(v), ts.append(by[name]["time"] * 1e3), gs.append(by[name]["gflops"])
-                label = f"{name} ({device})"
-                axes[0][col].plot(xs, ts, style, label=label)
-                axes[1][col].plot(xs, gs, style, label=label)
+        for k, (run, pts) in enumerate(series):
+            for device in sorted({d for (d, a, _) in pts if a == axis}):
+                for name, style, color in ((FUSED, "o-", "C0"), (REFERENCE, "s--", "C1")):
+                    xs, ts, gs = [], [], []
+                    for (d, a, v), by in sorted(pts.items()):
+                        if d == device and a == axis and name in by:
+                            xs.append(v), ts.append(by[name]["time"] * 1e3), gs.append(by[name]["gflops"])
+                    label = f"{name} ({device}{', ' + run if run else ''})"
+                    look = dict(color=color, alpha=1.0 if k == 0 else 0.45, mfc="none" if k else color)
+                    axes[0][col].plot(xs, ts, style, label=label, **look)
+                    axes[1][col].plot(xs, gs, style, label=label, **look)
         for row, ylabel in enumerate(("time (ms)", "GFLOP/s")):
             ax = axes[row][col]
             ax.set_xscale("log", base=2)
@@ -169,7 +173,7 @@ def plot_sweep(pts, path):
             ax.set_ylabel(ylabel)
             ax.grid(True, which="both", alpha=0.3)
         axes[0][col].set_title(f"96->96 d4 fwd+bwd, sweep over {axis}")
-    axes[0][0].legend(fontsize=8)
+    axes[1][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -182,7 +186,7 @@ def describe_machine(info):
             f"{info.get('release', '')}, Python {info.get('python_version', '?')}")
 
 
-def build_report(path, plot=None):
+def build_report(path, plot=None, labels=(), also=()):
     machine, rows = load(path)
     matmul = matmul_rates(rows)
     lines = [f"# dyconv benchmark report\n\nSource: `{path}`; machine: {describe_machine(machine)}.",
@@ -196,7 +200,8 @@ def build_report(path, plot=None):
     lines += s_lines
     lines += bar_checks(groups, pts, matmul)
     if plot and pts:
-        plot_sweep(pts, plot)
+        runs = [pts] + [sweep_table(load(other)[1])[1] for other in also]
+        plot_sweep(list(zip(list(labels) + [None] * len(runs), runs)), plot)
         lines.append(f"\n![scaling sweep]({Path(plot).name})")
     return "\n".join(lines) + "\n"
 
@@ -206,9 +211,18 @@ def main(argv=None):
     ap.add_argument("json", help="file written by pytest --benchmark-json")
     ap.add_argument("--plot", metavar="PNG", help="also draw the scaling sweep into this PNG file")
     ap.add_argument("-o", "--output", metavar="MD", help="write the markdown here (default: stdout)")
+    ap.add_argument("--also", nargs="+", default=[], metavar="JSON",
+                    help="more runs of the suite (e.g. under another allocator) drawn fainter into --plot; "
+                         "the report's tables are of the first")
+    ap.add_argument("--labels", nargs="+", default=[], metavar="LABEL",
+                    help="legend label of each run in --plot, the first JSON's first")
     a = ap.parse_args(argv)
+    if a.also and not a.plot:
+        ap.error("--also draws into --plot; give --plot PNG too")
+    if a.labels and len(a.labels) != 1 + len(a.also):
+        ap.error(f"--labels: expected one per run ({1 + len(a.also)}), got {len(a.labels)}")
     try:
-        text = build_report(a.json, a.plot)
+        text = build_report(a.json, a.plot, a.labels, a.also)
     except ReportError as e:
         print(f"report.py: {e}", file=sys.stderr)
         return 2

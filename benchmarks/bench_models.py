@@ -22,6 +22,7 @@ import dyconv
 import models
 from benchmarks.contenders import cpu_engine
 from models.dynamic_layer import set_conv_norm_act
+from training.memory import allocator_in_use
 
 # What the dynamic filter layers run: dyconv's fused op (its CPU engine picked, or one forced),
 # or the grouped-conv composite of plain PyTorch ops (dyconv.reference).
@@ -83,7 +84,7 @@ def main() -> None:
     x = torch.rand(a.batch, 1, a.mels, a.frames)
     y = torch.randint(0, 10, (a.batch,))
     print(f"config={a.config} batch={a.batch} input=(1, {a.mels}, {a.frames}) "
-          f"threads={torch.get_num_threads()} torch={torch.__version__}")
+          f"threads={torch.get_num_threads()} torch={torch.__version__} allocator: {allocator_in_use()}")
     for name in a.models:
         runs = {}
         for op in a.ops:

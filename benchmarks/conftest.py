@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from benchmarks.contenders import check_against_float64
+from training.memory import allocator_in_use
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 # Rounds per benchmark (after one warm-up round): a compromise between noise on a
@@ -14,6 +15,11 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 # DYCONV_BENCH_ROUNDS overrides both (e.g. to rerun a few noisy rows with more rounds).
 ROUNDS = int(os.environ.get("DYCONV_BENCH_ROUNDS", 3))
 SWEEP_ROUNDS = int(os.environ.get("DYCONV_BENCH_ROUNDS", 3))
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    # The reference's times depend on it (benchmarks/RESULTS.md, "The allocator").
+    machine_info["allocator"] = allocator_in_use()
 
 
 def quick_mode(config) -> bool:

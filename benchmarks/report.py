@@ -183,7 +183,8 @@ def describe_machine(info):
     cpu = info.get("cpu", {})
     brand = cpu.get("brand_raw", info.get("processor", "?"))
     return (f"{brand}, {cpu.get('count', '?')} logical CPUs, {info.get('system', '')} "
-            f"{info.get('release', '')}, Python {info.get('python_version', '?')}")
+            f"{info.get('release', '')}, Python {info.get('python_version', '?')}, "
+            f"allocator: {info.get('allocator', 'not recorded')}")
 
 
 def build_report(path, plot=None, labels=(), also=()):

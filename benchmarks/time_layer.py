@@ -15,6 +15,7 @@ import time
 import torch
 
 from benchmarks.contenders import CONTENDERS, Problem, cpu_engine, make_inputs
+from training.memory import allocator_in_use
 
 
 def main(argv=None):
@@ -54,7 +55,8 @@ def main(argv=None):
                 fwd[name].append(t1 - t0)
                 total[name].append(t2 - t0)
     flops = p.conv_flops
-    print(f"{p.label()} {str(dtype).replace('torch.', '')}, {torch.get_num_threads()} threads, min of {a.repeats}:")
+    print(f"{p.label()} {str(dtype).replace('torch.', '')}, {torch.get_num_threads()} threads, "
+          f"{allocator_in_use()}, min of {a.repeats}:")
     ref = min(total["reference"]) if "reference" in total else None
     for name in a.contenders:
         f, t = min(fwd[name]), min(total[name])

@@ -28,18 +28,30 @@ _OWN_CHOICE_ENV = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_TH
 _OTHER_ALLOCATORS = ("tcmalloc", "jemalloc", "mimalloc")
 
 
+def users_choice() -> str | None:
+    """The allocator setting the user made for this process (another malloc preloaded, glibc's tunables
+    in the environment), in words; None when there is none (glibc's defaults, unless changed in-process)."""
+    preload = os.environ.get("LD_PRELOAD", "")
+    other = next((name for name in _OTHER_ALLOCATORS if name in preload), None)
+    if other:
+        return f"{other} (LD_PRELOAD)"
+    own = [f"{name}={os.environ[name]}" for name in _OWN_CHOICE_ENV if name in os.environ]
+    return f"glibc malloc with {' '.join(own)}" if own else None
+
+
+def allocator_in_use() -> str:
+    """For benchmark headers: the user's allocator choice, or the system's default malloc."""
+    return users_choice() or "the system's default malloc"
+
+
 def keep_freed_memory() -> str:
     """Configure glibc's malloc to keep freed large blocks for reuse, unless the user chose an allocator
     setting themselves. Returns one line saying what was done, for the run's log."""
     if not sys.platform.startswith("linux"):
         return "memory: system allocator (not Linux)"
-    preload = os.environ.get("LD_PRELOAD", "")
-    other = next((name for name in _OTHER_ALLOCATORS if name in preload), None)
-    if other:
-        return f"memory: {other} (LD_PRELOAD)"
-    own = [name for name in _OWN_CHOICE_ENV if name in os.environ]
-    if own:
-        return f"memory: glibc malloc as configured by {', '.join(own)}"
+    choice = users_choice()
+    if choice:
+        return f"memory: {choice}, the user's choice"
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.gnu_get_libc_version  # noqa: B018 - glibc only (musl has no mallopt tunables of this kind)

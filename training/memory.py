@@ -5,8 +5,8 @@ glibc's malloc serves blocks above its mmap threshold (at most 32 MiB) with a ne
 time and unmaps them on free, so a training step whose activations are tens of MiB pays for
 zeroing every one of them, every step. PyTorch's CPU allocator does not cache. Asking glibc to
 never map large blocks separately (M_MMAP_MAX 0) and not to return the top of its heap
-(M_TRIM_THRESHOLD) lets the next step reuse the memory, as tcmalloc or jemalloc would: CPU training
-steps 15-30% faster (benchmarks/RESULTS.md, "The allocator"). The price: the process keeps its
+(M_TRIM_THRESHOLD) lets the next step reuse the memory, as tcmalloc would: a CPU training step
+takes 14-36% less time (benchmarks/RESULTS.md, "The allocator"). The price: the process keeps its
 peak memory until it exits.
 
 This is a choice for the training program, not for the library: ``dyconv`` and ``models`` never

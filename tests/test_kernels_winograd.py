@@ -25,6 +25,11 @@ CASES = [
     (2, 4, 8, 9, 3, "valid", 2),
     (1, 4, 8, 9, 3, (1, 2), (2, 1)),  # padding between "valid" and "same"
     (2, 5, 19, 40, 6, "same", 8),  # deinterleave step 16, several bands
+    # Rows wide enough for the vector bodies of the (de)interleave loops (>= 16 groups), steps 2 to 16:
+    (1, 3, 4, 139, 2, "same", 1),
+    (1, 3, 5, 261, 2, "same", 2),
+    (1, 3, 9, 301, 2, "same", 4),
+    (1, 3, 17, 530, 2, "same", (8, 8)),
 ]
 
 

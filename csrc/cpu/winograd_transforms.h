@@ -28,6 +28,7 @@ namespace dyconv::cpu {
 template <int64_t S, typename T>
 inline void winograd_deinterleave_full(const T* __restrict p, int64_t i0, int64_t i1, int64_t gl,
                                        T* __restrict dst) {
+#pragma omp simd
   for (int64_t idx = i0; idx < i1; ++idx)
     for (int64_t g = 0; g < S; ++g) dst[g * gl + idx] = p[S * idx + g];
 }
@@ -67,6 +68,7 @@ DYCONV_SIMD_CLONES void winograd_deinterleave_row(const T* __restrict src, int64
 // w columns of the row.
 template <int64_t S, typename T>
 inline void winograd_interleave_full(const T* __restrict src, int64_t n, int64_t i1, T* __restrict row) {
+#pragma omp simd
   for (int64_t idx = 0; idx < i1; ++idx)
     for (int64_t g = 0; g < S; ++g) row[S * idx + g] = src[g * n + idx];
 }

@@ -330,10 +330,10 @@ void winograd_backward(const ConvGeometry& g, const WinogradPlan& p, const T* x,
             const int64_t r = t % qy.dH, m = t / qy.dH;
             const T* pr = Dy.data() + co * ycs + (r + 2 * qy.dH * (m - f0)) * qy.rl;
             for (int64_t s = 0; s < qy.dW; ++s) {
+              T* dm = M.data() + co * ld + (t - t0) * rt + s * qy.KW;
               over_tiles<T>(qy.KW, [&](int64_t k0, int64_t n) {
                 const T* ps = pr + s * qy.gl + k0;
-                winograd_grad_tiles(ps, ps + qy.dH * qy.rl, go, n, M.data() + co * ld + (t - t0) * rt + s * qy.KW + k0,
-                                    g.Cout * ld);
+                winograd_grad_tiles(ps, ps + qy.dH * qy.rl, go, n, dm + k0, g.Cout * ld);
               });
             }
           }

@@ -202,7 +202,7 @@ def build_report(path, plot=None, labels=(), also=()):
     lines += bar_checks(groups, pts, matmul)
     if plot and pts:
         runs = [pts] + [sweep_table(load(other)[1])[1] for other in also]
-        plot_sweep(list(zip(list(labels) + [None] * len(runs), runs)), plot)
+        plot_sweep(list(zip(labels or [None] * len(runs), runs)), plot)
         lines.append(f"\n![scaling sweep]({Path(plot).name})")
     return "\n".join(lines) + "\n"
 

@@ -129,6 +129,8 @@ CONTENDERS = {
         Contender("dyconv", run_dyconv),  # the engine dyconv picks
         Contender("dyconv-winograd", run_dyconv, cpu_engine="winograd"),  # CPU engines forced
         Contender("dyconv-shifted", run_dyconv, cpu_engine="shifted"),
+        Contender("dyconv-direct", run_dyconv, cpu_engine="direct"),
+        Contender("dyconv-im2col", run_dyconv, cpu_engine="im2col"),
         Contender("reference", run_reference),
         Contender("reference-compiled", run_compiled),
         Contender("unfold-bmm", run_unfold_bmm),

@@ -1,8 +1,9 @@
 // The per-sample convolution behind one interface for the ops: the Winograd
-// engine (winograd_conv.h) or the shifted-GEMM engine (shifted_conv.h) where
-// they apply and are faster, im2col tiles (conv_engine.h) elsewhere.
+// engine (winograd_conv.h), the shifted engine (shifted_conv.h) with its taps
+// summed in registers (direct) or one GEMM per tap, where they apply and are
+// faster, im2col tiles (conv_engine.h) elsewhere.
 //
-// DYCONV_CPU_ENGINE=winograd|shifted|im2col forces an engine wherever it applies
+// DYCONV_CPU_ENGINE=winograd|direct|shifted|im2col forces an engine wherever it applies
 // (the others fall back to the automatic choice), for tests and benchmarks;
 // unset or "auto": the automatic choice.
 #pragma once
@@ -11,6 +12,7 @@
 
 #include <cstdlib>
 #include <string_view>
+#include <type_traits>
 
 #include "checks.h"
 #include "cpu/conv_engine.h"
@@ -19,7 +21,7 @@
 
 namespace dyconv::cpu {
 
-enum class Engine { Im2col, Shifted, Winograd };
+enum class Engine { Im2col, Shifted, Direct, Winograd };
 
 // The engine DYCONV_CPU_ENGINE asks for; false when unset or "auto".
 inline bool forced_engine(Engine& engine) {
@@ -28,8 +30,9 @@ inline bool forced_engine(Engine& engine) {
   if (v.empty() || v == "auto") return false;
   if (v == "winograd") engine = Engine::Winograd;
   else if (v == "shifted") engine = Engine::Shifted;
+  else if (v == "direct") engine = Engine::Direct;
   else if (v == "im2col") engine = Engine::Im2col;
-  else TORCH_CHECK(false, "DYCONV_CPU_ENGINE: expected auto, winograd, shifted or im2col, got '", v, "'");
+  else TORCH_CHECK(false, "DYCONV_CPU_ENGINE: expected auto, winograd, direct, shifted or im2col, got '", v, "'");
   return true;
 }
 
@@ -40,10 +43,15 @@ Engine choose_engine(const ConvGeometry& g) {
     if (forced == Engine::Im2col) return forced;
     if (forced == Engine::Winograd && winograd_conv_applies(g)) return forced;
     if (forced == Engine::Shifted && shifted_conv_applies(g)) return forced;
+    if (forced == Engine::Direct && shifted_conv_applies(g) && std::is_same_v<T, float>) return forced;
   }
   // One GEMM per tap reduces over Cin: with very few input channels (the first
   // layer's 1) one im2col GEMM over Cin * kH * kW is faster.
   if (!shifted_conv_applies(g) || g.Cin < 4) return Engine::Im2col;
+  // Taps summed in registers beat one GEMM per tap while few channels leave the
+  // GEMMs short (measured from 12->24 to 24->24 and 96->1; slower from 32->32 on,
+  // benchmarks/RESULTS.md).
+  if (std::is_same_v<T, float> && g.Cin * g.Cout <= 24 * 24) return Engine::Direct;
   // Winograd saves GEMM work in proportion to Cin * Cout per tile and adds
   // transforms in proportion to Cin + Cout: measured faster from 24->96 and
   // 64->64 on (tie at 32->32, slower at 96->1; benchmarks/RESULTS.md).
@@ -63,8 +71,8 @@ struct Conv {
     if (engine == Engine::Winograd) {
       wp = plan_winograd<T>(g);
       tiles = wp.out;
-    } else if (engine == Engine::Shifted) {
-      sp = plan_shifted<T>(g);
+    } else if (engine == Engine::Shifted || engine == Engine::Direct) {
+      sp = plan_shifted<T>(g, engine == Engine::Direct);
       tiles = sp.out;
     } else {
       tiles = plan_tiles<T>(g);
@@ -74,7 +82,7 @@ struct Conv {
   // Whether forward() computes all tiles of a sample on one thread, in order.
   bool whole_samples_in_order() const {
     if (engine == Engine::Winograd) return wp.parts == 1;
-    return engine == Engine::Shifted && sp.parts == 1;
+    return (engine == Engine::Shifted || engine == Engine::Direct) && sp.parts == 1;
   }
 
   // dx and dw must be zero-filled before backward().
@@ -85,7 +93,7 @@ struct Conv {
   template <typename Epilogue>
   void forward(const T* x, const T* w, T* y, Epilogue&& epilogue) const {
     if (engine == Engine::Winograd) winograd_forward<T>(g, wp, x, w, y, epilogue);
-    else if (engine == Engine::Shifted) shifted_forward<T>(g, sp, x, w, y, epilogue);
+    else if (engine == Engine::Shifted || engine == Engine::Direct) shifted_forward<T>(g, sp, x, w, y, epilogue);
     else conv_forward<T>(g, x, w, y, epilogue);
   }
 
@@ -93,7 +101,7 @@ struct Conv {
   template <typename DySpan>
   void backward(const T* x, const T* w, T* dx, T* dw, DySpan&& dy_span) const {
     if (engine == Engine::Winograd) winograd_backward<T>(g, wp, x, w, dx, dw, dy_span);
-    else if (engine == Engine::Shifted) shifted_backward<T>(g, sp, x, w, dx, dw, dy_span);
+    else if (engine == Engine::Shifted || engine == Engine::Direct) shifted_backward<T>(g, sp, x, w, dx, dw, dy_span);
     else conv_backward<T>(g, x, w, dx, dw, dy_span);
   }
 };

@@ -15,6 +15,9 @@
 //        dy seen on the grid of x: its dropped columns are padding zeros.
 // The caller supplies dy one row span at a time (dy_span), so it can be formed
 // on the fly from whatever the op saved.
+// With plan.direct (float), the forward and the input gradient sum their taps
+// in registers (cpu/direct_taps.h) instead of one GEMM per tap, and so does the
+// weight gradient: faster with few channels.
 #pragma once
 
 #include <ATen/Parallel.h>
@@ -22,11 +25,13 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "checks.h"
 #include "cpu/blas.h"
 #include "cpu/conv_engine.h"
+#include "cpu/direct_taps.h"
 #include "cpu/part_sums.h"
 #include "cpu/workspace.h"
 
@@ -39,6 +44,7 @@ inline bool shifted_conv_applies(const ConvGeometry& g) {
 }
 
 struct ShiftedPlan {
+  const DirectIsa* direct;  // taps summed in registers by these kernels (float only), or one GEMM per tap
   int64_t L;         // row stride of every padded buffer
   int64_t R;         // rows per GEMM tile
   int64_t parts;     // parts each sample is split into (1 unless the batch cannot fill the threads)
@@ -55,8 +61,9 @@ struct ShiftedPlan {
 };
 
 template <typename T>
-ShiftedPlan plan_shifted(const ConvGeometry& g) {
+ShiftedPlan plan_shifted(const ConvGeometry& g, bool direct = false) {
   ShiftedPlan p{};
+  if (direct && std::is_same_v<T, float>) p.direct = &direct_isa();
   p.pHd = (g.kH - 1) * g.dH - g.pH;
   p.pWd = (g.kW - 1) * g.dW - g.pW;
   p.haloH = (g.kH - 1) * g.dH;
@@ -116,6 +123,75 @@ void pack_taps(const ConvGeometry& g, const T* wb, T* taps) {
       for (int64_t k = 0; k < KK; ++k) taps[(k * g.Cout + co) * g.Cin + ci] = wb[(co * g.Cin + ci) * KK + k];
 }
 
+// Tap k's shift on a padded grid with rows of L: where the forward reads x for
+// tap k, and where the input gradient reads dy for flipped tap kH*kW-1-k.
+inline std::vector<int64_t> tap_offsets(const ConvGeometry& g, int64_t L) {
+  std::vector<int64_t> offs(g.kH * g.kW);
+  for (int64_t k = 0; k < g.kH * g.kW; ++k) offs[k] = k / g.kW * g.dH * L + k % g.kW * g.dW;
+  return offs;
+}
+
+// Weights of one sample for the taps' sum: kH*kW contiguous (Cout, Cin) taps for
+// the GEMMs, or direct_pack's blocks, transposed and flipped for the input gradient.
+template <typename T>
+class SampleTaps {
+ public:
+  SampleTaps(const ConvGeometry& g, const ShiftedPlan& p, bool for_dx)
+      : g_(g), direct_(p.direct), for_dx_(for_dx),
+        buf_(direct_ ? direct_size() : g.kH * g.kW * g.Cout * g.Cin) {}
+
+  void pack(const T* wb) {
+    if (!direct_) return pack_taps(g_, wb, buf_.data());
+    if constexpr (std::is_same_v<T, float>) {
+      const int64_t KK = g_.kH * g_.kW, Cin = g_.Cin;
+      if (for_dx_)  // outputs are input channels: W_(KK-1-k)^T
+        direct_pack(*direct_, g_.Cin, g_.Cout, KK, [&](int64_t ci, int64_t co, int64_t k) {
+          return wb[(co * Cin + ci) * KK + KK - 1 - k];
+        }, buf_.data());
+      else
+        direct_pack(*direct_, g_.Cout, g_.Cin, KK, [&](int64_t co, int64_t ci, int64_t k) {
+          return wb[(co * Cin + ci) * KK + k];
+        }, buf_.data());
+    }
+  }
+  const T* tap(int64_t k) const { return buf_.data() + k * g_.Cout * g_.Cin; }  // GEMM layout
+  const T* data() const { return buf_.data(); }
+
+ private:
+  int64_t direct_size() const {
+    if constexpr (std::is_same_v<T, float>) {
+      const int64_t KK = g_.kH * g_.kW;
+      return for_dx_ ? direct_->packed_size(g_.Cin, g_.Cout, KK) : direct_->packed_size(g_.Cout, g_.Cin, KK);
+    }
+    return 0;
+  }
+  const ConvGeometry& g_;
+  const DirectIsa* direct_;
+  bool for_dx_;
+  Workspace<T> buf_;
+};
+
+// out (Co rows ldo apart, n pixels) = sum over taps k of W_k @ in shifted by
+// offs[k] (Ci rows istride apart), in registers; float only (p.direct).
+template <typename T>
+void direct_sum(const ShiftedPlan& p, int64_t Co, int64_t Ci, const std::vector<int64_t>& offs, const T* in,
+                int64_t istride, const SampleTaps<T>& w, T* out, int64_t ldo, int64_t n) {
+  if constexpr (std::is_same_v<T, float>)
+    p.direct->taps(Co, Ci, int64_t(offs.size()), offs.data(), in, istride, w.data(), out, ldo, n);
+}
+
+// dw (Cout, Cin, kH*kW) += over pixels [0, n): dy (Cout rows dys apart) times x
+// shifted by offs[k] (Cin rows xs apart), in registers; float only (p.direct).
+template <typename T>
+void direct_grad_sum(const ShiftedPlan& p, int64_t Cout, int64_t Cin, const std::vector<int64_t>& offs,
+                     const T* x, int64_t xs, const T* dy, int64_t dys, T* dw, int64_t n) {
+  if constexpr (std::is_same_v<T, float>)
+    p.direct->grad(Cout, Cin, int64_t(offs.size()), offs.data(), x, xs, dy, dys, dw, n);
+}
+
+// Elements past a buffer that direct_sum may read or write (its last pixel block).
+inline int64_t direct_slack(const ShiftedPlan& p) { return p.direct ? p.direct->pixels : 0; }
+
 }  // namespace shifted_detail
 
 // y[b] (Cout, Hout, Wout) = conv(x[b], weight[b]); epilogue(b, t, n0, n1) runs
@@ -127,9 +203,12 @@ void shifted_forward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, co
   const int64_t KK = g.kH * g.kW, L = p.L, N = g.N();
   const int64_t part_rows_max = ((g.Hout + p.R - 1) / p.R + p.parts - 1) / p.parts * p.R;
   at::parallel_for(0, g.B * p.parts, 1, [&](int64_t begin, int64_t end) {
+    const int64_t slack = direct_slack(p);
     const int64_t cstride = skewed_stride<T>((part_rows_max + p.haloH) * L);
-    const int64_t ldy = skewed_stride<T>(p.R * L);
-    Workspace<T> xp(g.Cin * cstride), yt(g.Cout * ldy), taps(KK * g.Cout * g.Cin);
+    const int64_t ldy = skewed_stride<T>(p.R * L + slack);
+    Workspace<T> xp(g.Cin * cstride + slack), yt(g.Cout * ldy);
+    SampleTaps<T> taps(g, p, false);
+    const std::vector<int64_t> offs = tap_offsets(g, L);
     int64_t packed = -1;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t b = item / p.parts, part = item % p.parts;
@@ -141,14 +220,15 @@ void shifted_forward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, co
                [&](int64_t c, int64_t row, T* d) {
                  std::memcpy(d, xb + (c * g.H + row) * g.W, g.W * sizeof(T));
                });
-      if (packed != b) pack_taps(g, w + b * g.Cout * g.Cin * KK, taps.data()), packed = b;
+      if (packed != b) taps.pack(w + b * g.Cout * g.Cin * KK), packed = b;
       for (int64_t r = r0; r < r1; r += p.R) {
         const int64_t rows = std::min(p.R, r1 - r), nt = (rows - 1) * L + g.Wout;
-        for (int64_t k = 0; k < KK; ++k) {
-          const int64_t i = k / g.kW, j = k % g.kW;
+        const T* xr = xp.data() + (r - r0) * L;
+        if (p.direct) direct_sum(p, g.Cout, g.Cin, offs, xr, cstride, taps, yt.data(), ldy, nt);
+        for (int64_t k = 0; k < KK && !p.direct; ++k) {
           // Column-major Y'^T (nt, Cout) += shift^T (nt, Cin) @ W_ij^T (Cin, Cout).
-          gemm(false, false, nt, g.Cout, g.Cin, T(1), xp.data() + (r - r0 + i * g.dH) * L + j * g.dW,
-               cstride, taps.data() + k * g.Cout * g.Cin, g.Cin, T(k == 0 ? 0 : 1), yt.data(), ldy);
+          gemm(false, false, nt, g.Cout, g.Cin, T(1), xr + offs[k], cstride, taps.tap(k), g.Cin,
+               T(k == 0 ? 0 : 1), yt.data(), ldy);
         }
         T* yb = y + b * g.Cout * N;
         for (int64_t co = 0; co < g.Cout; ++co)
@@ -181,9 +261,12 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
     // haloH rows of the one before): a smaller buffer where the halo is small.
     const int64_t chunk = std::min(part_rows_max, (std::max(p.R, 4 * p.haloH) + p.R - 1) / p.R * p.R);
     const int64_t xstride = skewed_stride<T>((chunk + p.haloH) * L);
-    const int64_t ldt = skewed_stride<T>(p.R * L);
-    Workspace<T> dyp(g.Cout * dstride), xp(dw ? g.Cin * xstride : 0);
-    Workspace<T> tile(dx ? g.Cin * ldt : 0), taps(KK * g.Cout * g.Cin), dwt(dw ? WK : 0);
+    const int64_t slack = direct_slack(p);
+    const int64_t ldt = skewed_stride<T>(p.R * L + slack);
+    Workspace<T> dyp(g.Cout * dstride + slack), xp(dw ? g.Cin * xstride : 0);
+    Workspace<T> tile(dx ? g.Cin * ldt : 0), dwt(dw && !p.direct ? WK : 0);
+    SampleTaps<T> taps(g, p, true);  // for the input gradient
+    const std::vector<int64_t> offs = tap_offsets(g, L);
     int64_t packed = -1;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t b = item / p.parts, part = item % p.parts;
@@ -199,17 +282,16 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
                [&](int64_t c, int64_t row, T* d) {
                  dy_span(b, c, row * g.Wout, (row + 1) * g.Wout, d);
                });
-      if (packed != b) pack_taps(g, w + b * WK, taps.data()), packed = b;
-      // Input gradient: tiles of dx rows, one GEMM per (flipped) tap.
+      if (dx && packed != b) taps.pack(w + b * WK), packed = b;
+      // Input gradient: tiles of dx rows, the flipped taps.
       for (int64_t h = h0; h < h1; h += p.R) {
         const int64_t rows = std::min(p.R, h1 - h), nt = (rows - 1) * L + g.W;
-        for (int64_t k = 0; k < KK; ++k) {
-          const int64_t i = g.kH - 1 - k / g.kW, j = g.kW - 1 - k % g.kW;  // flipped tap
-          // Column-major dX'^T (nt, Cin) += dyp shift^T (nt, Cout) @ W_ij (Cout, Cin).
-          gemm(false, true, nt, g.Cin, g.Cout, T(1),
-               dyp.data() + (h - lo + (g.kH - 1 - i) * g.dH) * L + (g.kW - 1 - j) * g.dW, dstride,
-               taps.data() + (i * g.kW + j) * g.Cout * g.Cin, g.Cin, T(k == 0 ? 0 : 1),
-               tile.data(), ldt);
+        const T* dyr = dyp.data() + (h - lo) * L;
+        if (p.direct) direct_sum(p, g.Cin, g.Cout, offs, dyr, dstride, taps, tile.data(), ldt, nt);
+        for (int64_t k = 0; k < KK && !p.direct; ++k) {
+          // Column-major dX'^T (nt, Cin) += dyp shift^T (nt, Cout) @ W_(KK-1-k) (Cout, Cin).
+          gemm(false, true, nt, g.Cin, g.Cout, T(1), dyr + offs[k], dstride, taps.tap(KK - 1 - k), g.Cin,
+               T(k == 0 ? 0 : 1), tile.data(), ldt);
         }
         T* dxb = dx + b * g.Cin * g.H * g.W;
         for (int64_t ci = 0; ci < g.Cin; ++ci)
@@ -220,6 +302,8 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
       if (r0 >= r1) continue;
       // Weight gradient: reductions over tiles of output rows.
       const T* xb = x + b * g.Cin * g.H * g.W;
+      T* dst = p.parts > 1 ? partial.data() + item * WK : dw + b * WK;
+      if (p.direct) std::fill(dst, dst + WK, T(0));  // accumulated in place, in the weight's layout
       for (int64_t c0 = r0; c0 < r1; c0 += chunk) {
         const int64_t c1 = std::min(r1, c0 + chunk);
         pad_rows(g.Cin, g.H, g.W, g.pH, g.pW, L, c0, c1 + p.haloH, xp.data(), xstride,
@@ -228,16 +312,17 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
                  });
         for (int64_t r = c0; r < c1; r += p.R) {
           const int64_t rows = std::min(p.R, c1 - r), nt = (rows - 1) * L + g.Wout;
-          for (int64_t k = 0; k < KK; ++k) {
-            const int64_t i = k / g.kW, j = k % g.kW;
+          const T* xr = xp.data() + (r - c0) * L;
+          const T* dyr = dyp.data() + (r + p.pHd - lo) * L + p.pWd;
+          if (p.direct) direct_grad_sum(p, g.Cout, g.Cin, offs, xr, xstride, dyr, dstride, dst, nt);
+          for (int64_t k = 0; k < KK && !p.direct; ++k) {
             // Column-major dW_ij^T (Cin, Cout) += shift (Cin, nt) @ dy' (nt, Cout).
-            gemm(true, false, g.Cin, g.Cout, nt, T(1), xp.data() + (r - c0 + i * g.dH) * L + j * g.dW,
-                 xstride, dyp.data() + (r + p.pHd - lo) * L + p.pWd, dstride, T(r == r0 ? 0 : 1),
-                 dwt.data() + k * g.Cout * g.Cin, g.Cin);
+            gemm(true, false, g.Cin, g.Cout, nt, T(1), xr + offs[k], xstride, dyr, dstride,
+                 T(r == r0 ? 0 : 1), dwt.data() + k * g.Cout * g.Cin, g.Cin);
           }
         }
       }
-      T* dst = p.parts > 1 ? partial.data() + item * WK : dw + b * WK;
+      if (p.direct) continue;
       for (int64_t co = 0; co < g.Cout; ++co)
         for (int64_t ci = 0; ci < g.Cin; ++ci)
           for (int64_t k = 0; k < KK; ++k) dst[(co * g.Cin + ci) * KK + k] = dwt[(k * g.Cout + co) * g.Cin + ci];

@@ -17,6 +17,7 @@ class Workspace {
     advise_huge_pages(buf_.get(), size_t(n) * sizeof(T));
   }
   T* data() { return buf_.get(); }
+  const T* data() const { return buf_.get(); }
   T& operator[](int64_t i) { return buf_[size_t(i)]; }
 
  private:

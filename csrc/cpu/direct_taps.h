@@ -59,19 +59,34 @@ __attribute__((always_inline)) inline void last_block(int64_t c, const float* x,
   }
 }
 
+// Outputs [c0, c0 + COB) (or to Cout) on the pixel block at x.
+template <int VW, int COB, int P>
+__attribute__((always_inline)) inline void out_block(int64_t Cout, int64_t c0, int64_t Cin, int64_t ntaps,
+                                                     const int64_t* offs, const float* x, int64_t xs,
+                                                     const float* w, float* y, int64_t ys) {
+  const float* wb = w + c0 * Cin * ntaps;
+  if (Cout - c0 >= COB) block<VW, COB, COB, P>(x, xs, offs, ntaps, Cin, wb, y, ys);
+  else last_block<VW, COB, P>(Cout - c0, x, xs, offs, ntaps, Cin, wb, y, ys);
+}
+
 template <int VW, int COB, int P>
 __attribute__((always_inline)) inline void taps(int64_t Cout, int64_t Cin, int64_t ntaps, const int64_t* offs,
                                                 const float* x, int64_t xs, const float* w, float* y,
                                                 int64_t ys, int64_t n) {
+  constexpr int64_t px = VW * P;
   // Pixel blocks outside, output blocks inside: a block's inputs stay in L1
   // while every output block reads them.
-  for (int64_t p0 = 0; p0 < n; p0 += VW * P) {
-    for (int64_t c0 = 0; c0 < Cout; c0 += COB) {
-      const float* wb = w + c0 * Cin * ntaps;
-      float* yb = y + c0 * ys + p0;
-      if (Cout - c0 >= COB) block<VW, COB, COB, P>(x + p0, xs, offs, ntaps, Cin, wb, yb, ys);
-      else last_block<VW, COB, P>(Cout - c0, x + p0, xs, offs, ntaps, Cin, wb, yb, ys);
-    }
+  const int64_t whole = n / px * px;
+  for (int64_t p0 = 0; p0 < whole; p0 += px)
+    for (int64_t c0 = 0; c0 < Cout; c0 += COB)
+      out_block<VW, COB, P>(Cout, c0, Cin, ntaps, offs, x + p0, xs, w, y + c0 * ys + p0, ys);
+  if (whole == n) return;
+  // The last pixels: a whole block computed aside, the part inside Y copied.
+  alignas(64) float tail[COB * px];
+  for (int64_t c0 = 0; c0 < Cout; c0 += COB) {
+    out_block<VW, COB, P>(Cout, c0, Cin, ntaps, offs, x + whole, xs, w, tail, px);
+    for (int64_t c = 0; c < std::min<int64_t>(COB, Cout - c0); ++c)
+      std::memcpy(y + (c0 + c) * ys + whole, tail + c * px, (n - whole) * sizeof(float));
   }
 }
 
@@ -176,7 +191,7 @@ struct DirectIsa {
   void (*grad)(int64_t, int64_t, int64_t, const int64_t*, const float*, int64_t, const float*, int64_t,
                float*, int64_t);
   int64_t cob;     // outputs per block: the packing's block size
-  int64_t pixels;  // pixels per block: the forward computes n rounded up to a multiple of these
+  int64_t pixels;  // pixels per block: taps reads x up to n rounded up to a multiple of these
 
   // Elements of the packed weights of a (Cout, Cin, ntaps) filter bank.
   int64_t packed_size(int64_t Cout, int64_t Cin, int64_t ntaps) const {
@@ -226,8 +241,8 @@ void direct_pack(const DirectIsa& isa, int64_t Cout, int64_t Cin, int64_t ntaps,
 
 // The entry points, with x (Cin rows xs apart) read shifted by offs[t] for tap t:
 //   isa.taps(Cout, Cin, ntaps, offs, x, xs, w, y, ys, n): Y (Cout rows ys apart)
-//     = sum over t of W_t @ X_t on pixels [0, n) rounded up to isa.pixels (X must be
-//     readable and Y writable that far; the extra results are garbage); w from direct_pack.
+//     = sum over t of W_t @ X_t on pixels [0, n); w from direct_pack. X is read up to
+//     n rounded up to a multiple of isa.pixels (the extra results are dropped).
 //   isa.grad(Cout, Cin, ntaps, offs, x, xs, dy, ys, dw, n): dW (Cout, Cin, ntaps; the
 //     weight's layout) += DY (Cout rows ys apart) @ X_t^T over exactly pixels [0, n).
 

@@ -189,7 +189,7 @@ void direct_grad_sum(const ShiftedPlan& p, int64_t Cout, int64_t Cin, const std:
     p.direct->grad(Cout, Cin, int64_t(offs.size()), offs.data(), x, xs, dy, dys, dw, n);
 }
 
-// Elements past a buffer that direct_sum may read or write (its last pixel block).
+// Elements past a buffer that direct_sum may read (its last pixel block).
 inline int64_t direct_slack(const ShiftedPlan& p) { return p.direct ? p.direct->pixels : 0; }
 
 }  // namespace shifted_detail
@@ -205,8 +205,8 @@ void shifted_forward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, co
   at::parallel_for(0, g.B * p.parts, 1, [&](int64_t begin, int64_t end) {
     const int64_t slack = direct_slack(p);
     const int64_t cstride = skewed_stride<T>((part_rows_max + p.haloH) * L);
-    const int64_t ldy = skewed_stride<T>(p.R * L + slack);
-    Workspace<T> xp(g.Cin * cstride + slack), yt(g.Cout * ldy);
+    const int64_t ldy = skewed_stride<T>(p.R * L);
+    Workspace<T> xp(g.Cin * cstride + slack), yt(p.direct ? 0 : g.Cout * ldy);
     SampleTaps<T> taps(g, p, false);
     const std::vector<int64_t> offs = tap_offsets(g, L);
     int64_t packed = -1;
@@ -224,17 +224,21 @@ void shifted_forward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, co
       for (int64_t r = r0; r < r1; r += p.R) {
         const int64_t rows = std::min(p.R, r1 - r), nt = (rows - 1) * L + g.Wout;
         const T* xr = xp.data() + (r - r0) * L;
-        if (p.direct) direct_sum(p, g.Cout, g.Cin, offs, xr, cstride, taps, yt.data(), ldy, nt);
-        for (int64_t k = 0; k < KK && !p.direct; ++k) {
-          // Column-major Y'^T (nt, Cout) += shift^T (nt, Cin) @ W_ij^T (Cin, Cout).
-          gemm(false, false, nt, g.Cout, g.Cin, T(1), xr + offs[k], cstride, taps.tap(k), g.Cin,
-               T(k == 0 ? 0 : 1), yt.data(), ldy);
-        }
         T* yb = y + b * g.Cout * N;
-        for (int64_t co = 0; co < g.Cout; ++co)
+        if (p.direct) {  // straight into y, a row at a time
           for (int64_t rr = 0; rr < rows; ++rr)
-            std::memcpy(yb + co * N + (r + rr) * g.Wout, yt.data() + co * ldy + rr * L,
-                        g.Wout * sizeof(T));
+            direct_sum(p, g.Cout, g.Cin, offs, xr + rr * L, cstride, taps, yb + (r + rr) * g.Wout, N, g.Wout);
+        } else {
+          for (int64_t k = 0; k < KK; ++k) {
+            // Column-major Y'^T (nt, Cout) += shift^T (nt, Cin) @ W_ij^T (Cin, Cout).
+            gemm(false, false, nt, g.Cout, g.Cin, T(1), xr + offs[k], cstride, taps.tap(k), g.Cin,
+                 T(k == 0 ? 0 : 1), yt.data(), ldy);
+          }
+          for (int64_t co = 0; co < g.Cout; ++co)
+            for (int64_t rr = 0; rr < rows; ++rr)
+              std::memcpy(yb + co * N + (r + rr) * g.Wout, yt.data() + co * ldy + rr * L,
+                          g.Wout * sizeof(T));
+        }
         epilogue(b, r / p.R, r * g.Wout, (r + rows) * g.Wout);
       }
     }
@@ -262,9 +266,9 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
     const int64_t chunk = std::min(part_rows_max, (std::max(p.R, 4 * p.haloH) + p.R - 1) / p.R * p.R);
     const int64_t xstride = skewed_stride<T>((chunk + p.haloH) * L);
     const int64_t slack = direct_slack(p);
-    const int64_t ldt = skewed_stride<T>(p.R * L + slack);
+    const int64_t ldt = skewed_stride<T>(p.R * L);
     Workspace<T> dyp(g.Cout * dstride + slack), xp(dw ? g.Cin * xstride : 0);
-    Workspace<T> tile(dx ? g.Cin * ldt : 0), dwt(dw && !p.direct ? WK : 0);
+    Workspace<T> tile(dx && !p.direct ? g.Cin * ldt : 0), dwt(dw && !p.direct ? WK : 0);
     SampleTaps<T> taps(g, p, true);  // for the input gradient
     const std::vector<int64_t> offs = tap_offsets(g, L);
     int64_t packed = -1;
@@ -284,16 +288,20 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
                });
       if (dx && packed != b) taps.pack(w + b * WK), packed = b;
       // Input gradient: tiles of dx rows, the flipped taps.
+      T* dxb = dx ? dx + b * g.Cin * g.H * g.W : nullptr;
       for (int64_t h = h0; h < h1; h += p.R) {
         const int64_t rows = std::min(p.R, h1 - h), nt = (rows - 1) * L + g.W;
         const T* dyr = dyp.data() + (h - lo) * L;
-        if (p.direct) direct_sum(p, g.Cin, g.Cout, offs, dyr, dstride, taps, tile.data(), ldt, nt);
-        for (int64_t k = 0; k < KK && !p.direct; ++k) {
+        if (p.direct) {  // straight into dx, a row at a time
+          for (int64_t rr = 0; rr < rows; ++rr)
+            direct_sum(p, g.Cin, g.Cout, offs, dyr + rr * L, dstride, taps, dxb + (h + rr) * g.W, g.H * g.W, g.W);
+          continue;
+        }
+        for (int64_t k = 0; k < KK; ++k) {
           // Column-major dX'^T (nt, Cin) += dyp shift^T (nt, Cout) @ W_(KK-1-k) (Cout, Cin).
           gemm(false, true, nt, g.Cin, g.Cout, T(1), dyr + offs[k], dstride, taps.tap(KK - 1 - k), g.Cin,
                T(k == 0 ? 0 : 1), tile.data(), ldt);
         }
-        T* dxb = dx + b * g.Cin * g.H * g.W;
         for (int64_t ci = 0; ci < g.Cin; ++ci)
           for (int64_t rr = 0; rr < rows; ++rr)
             std::memcpy(dxb + (ci * g.H + h + rr) * g.W, tile.data() + ci * ldt + rr * L,

@@ -68,6 +68,7 @@ ShiftedPlan plan_shifted(const ConvGeometry& g, bool direct = false) {
   p.pWd = (g.kW - 1) * g.dW - g.pW;
   p.haloH = (g.kH - 1) * g.dH;
   p.L = g.W + std::max(2 * g.pW, (g.kW - 1) * g.dW);
+  if (direct) p.L = (p.L + 15) / 16 * 16;  // rows start on cache lines
   // A tile's GEMM operands (Cin + Cout rows of R * L) should stay in L2.
   // (Measured flat from 128 KiB to 4 MiB on the paper's 96->96 layer.)
   const int64_t budget = int64_t(512) * 1024 / int64_t(sizeof(T));
@@ -267,7 +268,11 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
     const int64_t xstride = skewed_stride<T>((chunk + p.haloH) * L);
     const int64_t slack = direct_slack(p);
     const int64_t ldt = skewed_stride<T>(p.R * L);
-    Workspace<T> dyp(g.Cout * dstride + slack), xp(dw ? g.Cin * xstride : 0);
+    // With direct taps, dy' (dy on the grid of x, pWd into the padded rows) starts on a
+    // cache line: the weight gradient's vector loads of it then never split.
+    const int64_t dshift = p.direct ? (16 - p.pWd % 16) % 16 : 0;
+    Workspace<T> dyp_buf(g.Cout * dstride + slack + dshift), xp(dw ? g.Cin * xstride : 0);
+    T* const dyp_data = dyp_buf.data() + dshift;
     Workspace<T> tile(dx && !p.direct ? g.Cin * ldt : 0), dwt(dw && !p.direct ? WK : 0);
     SampleTaps<T> taps(g, p, true);  // for the input gradient
     const std::vector<int64_t> offs = tap_offsets(g, L);
@@ -282,7 +287,7 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
       int64_t lo = Hpd, hi = 0;
       if (h0 < h1) lo = std::min(lo, h0), hi = std::max(hi, h1 + p.haloH);
       if (r0 < r1) lo = std::min(lo, r0 + p.pHd), hi = std::max(hi, r1 + p.pHd);
-      pad_rows(g.Cout, g.Hout, g.Wout, p.pHd, p.pWd, L, lo, hi, dyp.data(), dstride,
+      pad_rows(g.Cout, g.Hout, g.Wout, p.pHd, p.pWd, L, lo, hi, dyp_data, dstride,
                [&](int64_t c, int64_t row, T* d) {
                  dy_span(b, c, row * g.Wout, (row + 1) * g.Wout, d);
                });
@@ -291,7 +296,7 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
       T* dxb = dx ? dx + b * g.Cin * g.H * g.W : nullptr;
       for (int64_t h = h0; h < h1; h += p.R) {
         const int64_t rows = std::min(p.R, h1 - h), nt = (rows - 1) * L + g.W;
-        const T* dyr = dyp.data() + (h - lo) * L;
+        const T* dyr = dyp_data + (h - lo) * L;
         if (p.direct) {  // straight into dx, a row at a time
           for (int64_t rr = 0; rr < rows; ++rr)
             direct_sum(p, g.Cin, g.Cout, offs, dyr + rr * L, dstride, taps, dxb + (h + rr) * g.W, g.H * g.W, g.W);
@@ -321,7 +326,7 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
         for (int64_t r = c0; r < c1; r += p.R) {
           const int64_t rows = std::min(p.R, c1 - r), nt = (rows - 1) * L + g.Wout;
           const T* xr = xp.data() + (r - c0) * L;
-          const T* dyr = dyp.data() + (r + p.pHd - lo) * L + p.pWd;
+          const T* dyr = dyp_data + (r + p.pHd - lo) * L + p.pWd;
           if (p.direct) direct_grad_sum(p, g.Cout, g.Cin, offs, xr, xstride, dyr, dstride, dst, nt);
           for (int64_t k = 0; k < KK && !p.direct; ++k) {
             // Column-major dW_ij^T (Cin, Cout) += shift (Cin, nt) @ dy' (nt, Cout).

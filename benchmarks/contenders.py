@@ -23,6 +23,9 @@ from dyconv import reference
 KERNEL = 3
 # The paper's dynamic filter layers at 40 mel bands x 248 frames: (Cin, Cout, dilation).
 PAPER_LAYERS = {"layer1": (1, 24, 1), "layer3": (96, 96, 4), "layer5": (96, 1, 1)}
+# The suite's layers: the paper's and the small model's widest (models/configs.py "small";
+# the direct-taps engine's case).
+LAYERS = {**PAPER_LAYERS, "small4": (24, 24, 8)}
 PASSES = ("forward", "fwd+bwd", "inference")
 
 
@@ -130,7 +133,6 @@ CONTENDERS = {
         Contender("dyconv-winograd", run_dyconv, cpu_engine="winograd"),  # CPU engines forced
         Contender("dyconv-shifted", run_dyconv, cpu_engine="shifted"),
         Contender("dyconv-direct", run_dyconv, cpu_engine="direct"),
-        Contender("dyconv-im2col", run_dyconv, cpu_engine="im2col"),
         Contender("reference", run_reference),
         Contender("reference-compiled", run_compiled),
         Contender("unfold-bmm", run_unfold_bmm),

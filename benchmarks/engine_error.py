@@ -53,10 +53,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=2, help="samples (default 2)")
     ap.add_argument("--frames", type=int, default=62, help="time frames (default 62)")
-    ap.add_argument("--engines", nargs="+", default=["winograd", "shifted", "reference"],
-                    choices=["winograd", "shifted", "im2col", "reference"],
+    ap.add_argument("--engines", nargs="+", default=["winograd", "direct", "shifted", "reference"],
+                    choices=["winograd", "direct", "shifted", "im2col", "reference"],
                     help="CPU engines to force, or reference: the grouped-conv reference in float32 "
-                         "(default winograd shifted reference)")
+                         "(default winograd direct shifted reference)")
     ap.add_argument("--dynamic-range", type=float, nargs="+", default=[0.0, 6.0], metavar="R",
                     help="decades the inputs span, one row each (default 0: the suite's inputs, and 6)")
     a = ap.parse_args(argv)

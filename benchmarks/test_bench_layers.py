@@ -1,10 +1,11 @@
-"""The paper's dynamic filter layers: every contender, every pass, batch 16 and 64."""
+"""The paper's dynamic filter layers and the small model's widest: every contender, every
+pass, batch 16 and 64."""
 from __future__ import annotations
 
 import pytest
 
 from benchmarks.conftest import DEVICES, PAPER_W, QUICK_W, ROUNDS, record_rate, sync_for
-from benchmarks.contenders import CONTENDERS, PAPER_LAYERS, PASSES, Problem, make_inputs, make_pass
+from benchmarks.contenders import CONTENDERS, LAYERS, PASSES, Problem, make_inputs, make_pass
 from benchmarks.peak_memory import peak_memory
 
 MEMORY_CONTENDERS = ("dyconv", "reference")
@@ -13,9 +14,9 @@ MEMORY_CONTENDERS = ("dyconv", "reference")
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("contender", list(CONTENDERS))
 @pytest.mark.parametrize("pass_name", PASSES)
-@pytest.mark.parametrize("layer", list(PAPER_LAYERS))
+@pytest.mark.parametrize("layer", list(LAYERS))
 def test_layer(benchmark, checked, quick, layer, batch, pass_name, contender, device):
-    Cin, Cout, d = PAPER_LAYERS[layer]
+    Cin, Cout, d = LAYERS[layer]
     c = CONTENDERS[contender]
     if c.cpu_engine and device != "cpu":
         pytest.skip("a forced CPU engine: the CUDA kernels have one")

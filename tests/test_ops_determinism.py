@@ -9,14 +9,16 @@ import torch
 import dyconv
 from conftest import make_problem
 
-# (B, Cin, H, W, Cout, kernel, stride, padding, dilation): the im2col engine (stride 2; Cin < 4), the
-# shifted-GEMM engine (stride 1, Cin >= 4) and the Winograd engine (3x3, stride 1, wide layers), one
-# sample or an uneven batch over 8 threads.
+# (B, Cin, H, W, Cout, kernel, stride, padding, dilation): the im2col engine (stride 2), the shifted
+# engine with direct taps (stride 1, Cin * Cout <= 576) and with a GEMM per tap (32->20), and the Winograd
+# engine (3x3, stride 1, wide layers), one sample or an uneven batch over 8 threads.
 CASES = [
     (1, 3, 32, 100, 8, (3, 3), 2, 1, 1),
     (3, 2, 20, 60, 5, (3, 3), 1, "same", 2),
     (1, 6, 24, 50, 8, (3, 3), 1, "same", 2),
     (3, 5, 20, 40, 6, (3, 3), 1, "same", 1),
+    (1, 32, 14, 30, 20, (3, 3), 1, "same", 2),
+    (3, 32, 12, 30, 20, (3, 3), 1, "same", 1),
     (3, 40, 12, 30, 40, (3, 3), 1, "same", 4),
 ]
 REPEATS = 6

@@ -45,13 +45,15 @@ Engine choose_engine(const ConvGeometry& g) {
     if (forced == Engine::Shifted && shifted_conv_applies(g)) return forced;
     if (forced == Engine::Direct && shifted_conv_applies(g) && std::is_same_v<T, float>) return forced;
   }
-  // One GEMM per tap reduces over Cin: with very few input channels (the first
-  // layer's 1) one im2col GEMM over Cin * kH * kW is faster.
-  if (!shifted_conv_applies(g) || g.Cin < 4) return Engine::Im2col;
+  if (!shifted_conv_applies(g)) return Engine::Im2col;
   // Taps summed in registers beat one GEMM per tap while few channels leave the
-  // GEMMs short (measured from 12->24 to 24->24 and 96->1; slower from 32->32 on,
+  // GEMMs short, and im2col on the first layer's one input channel (measured from
+  // 1->24 to 24->24 and 96->1; even with per-tap GEMMs from 32->32 on,
   // benchmarks/RESULTS.md).
   if (std::is_same_v<T, float> && g.Cin * g.Cout <= 24 * 24) return Engine::Direct;
+  // One GEMM per tap reduces over Cin: with very few input channels one im2col
+  // GEMM over Cin * kH * kW is faster.
+  if (g.Cin < 4) return Engine::Im2col;
   // Winograd saves GEMM work in proportion to Cin * Cout per tile and adds
   // transforms in proportion to Cin + Cout: measured faster from 24->96 and
   // 64->64 on (tie at 32->32, slower at 96->1; benchmarks/RESULTS.md).

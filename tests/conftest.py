@@ -26,6 +26,30 @@ def assert_close(actual, expected, dtype, what=""):
     )
 
 
+def large_range_errors(B, C, H, W, dilation, convs, seed=3):
+    """Float32 error of each dynamic_conv2d-like callable in `convs` (name -> conv(x, w, **kw), run
+    as the caller's environment has it) on inputs and filters spanning 6 and 4 orders of magnitude
+    per element, against the float64 reference: name -> [output, dx, dweight] errors, each
+    max |float32 - float64| / max |float64| (the measure of the op's tolerance)."""
+    from dyconv import reference
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(B, C, H, W, generator=g, dtype=torch.float64) * 10 ** (6 * torch.rand(B, C, H, W, generator=g) - 3)
+    w = torch.randn(B, C, C, 3, 3, generator=g, dtype=torch.float64) * 10 ** (4 * torch.rand(B, C, C, 3, 3, generator=g) - 2)
+    x.requires_grad_(), w.requires_grad_()
+    kw = dict(padding="same", dilation=dilation)
+    want = reference.dynamic_conv2d(x, w, **kw)
+    grad = torch.randn(want.shape, generator=g, dtype=torch.float64)
+    exp = (want, *torch.autograd.grad(want, (x, w), grad))
+    errors = {}
+    for name, conv in convs.items():
+        xf, wf = x.detach().float().requires_grad_(), w.detach().float().requires_grad_()
+        out = conv(xf, wf, **kw)
+        got = (out, *torch.autograd.grad(out, (xf, wf), grad.float()))
+        errors[name] = [((a.double() - b).abs().max() / b.abs().max()).item() for a, b in zip(got, exp)]
+    return errors
+
+
 @pytest.fixture(autouse=True)
 def _deterministic_seed():
     torch.manual_seed(0)

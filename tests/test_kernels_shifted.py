@@ -7,7 +7,7 @@ import torch
 
 import dyconv
 from dyconv import reference
-from conftest import assert_close, make_problem
+from conftest import assert_close, large_range_errors, make_problem
 
 # (B, Cin, H, W, Cout, kernel, padding, dilation)
 CASES = [
@@ -75,19 +75,6 @@ def test_shifted_engine_every_norm_and_activation(norm, activation, engine):
         assert_close(a.double(), b, torch.float32, f"gradient of {name}")
 
 
-def test_direct_taps_round_differently_from_gemms(monkeypatch):
-    """The engines reach the kernel: forced direct and forced per-tap GEMMs sum in different
-    orders (float32 results differ) and both agree with the reference."""
-    x, w = (t.detach().float() for t in make_problem(2, 8, 10, 40, 6, (3, 3), torch.float32)[:2])
-    want = reference.dynamic_conv2d(x.double(), w.double(), padding="same", dilation=2)
-    outs = {}
-    for name in ("direct", "shifted"):
-        monkeypatch.setenv("DYCONV_CPU_ENGINE", name)
-        outs[name] = dyconv.dynamic_conv2d(x, w, padding="same", dilation=2)
-        assert_close(outs[name].double(), want, torch.float32, name)
-    assert not torch.equal(outs["direct"], outs["shifted"])
-
-
 def test_an_unknown_isa_is_an_error(monkeypatch):
     monkeypatch.setenv("DYCONV_CPU_ENGINE", "direct")
     monkeypatch.setenv("DYCONV_CPU_ISA", "neon")
@@ -103,24 +90,8 @@ def test_direct_float32_error_on_a_large_dynamic_range(monkeypatch):
     of the grouped reference run in float32 (what a hand-written version gets). Measured
     (seeds 3-5): output 1.3-2.3x, dx 2.0-3.0x (one sequential sum over 216 products per
     lane), dweight 0.3-0.4x the reference's."""
-    g = torch.Generator().manual_seed(3)
-    B, C, H, W = 2, 24, 12, 70
-    x = torch.randn(B, C, H, W, generator=g, dtype=torch.float64) * 10 ** (6 * torch.rand(B, C, H, W, generator=g) - 3)
-    w = torch.randn(B, C, C, 3, 3, generator=g, dtype=torch.float64) * 10 ** (4 * torch.rand(B, C, C, 3, 3, generator=g) - 2)
-    x.requires_grad_(), w.requires_grad_()
-    kw = dict(padding="same", dilation=4)
-    want = reference.dynamic_conv2d(x, w, **kw)
-    grad = torch.randn(want.shape, generator=g, dtype=torch.float64)
-    exp = (want, *torch.autograd.grad(want, (x, w), grad))
-
-    def errors(conv):
-        xf, wf = x.detach().float().requires_grad_(), w.detach().float().requires_grad_()
-        out = conv(xf, wf, **kw)
-        got = (out, *torch.autograd.grad(out, (xf, wf), grad.float()))
-        return [((a.double() - b).abs().max() / b.abs().max()).item() for a, b in zip(got, exp)]
-
     monkeypatch.setenv("DYCONV_CPU_ENGINE", "direct")
-    direct, grouped = errors(dyconv.dynamic_conv2d), errors(reference.dynamic_conv2d)
-    for name, e, e_grouped in zip(("output", "dx", "dweight"), direct, grouped):
+    errors = large_range_errors(2, 24, 12, 70, 4, {"direct": dyconv.dynamic_conv2d, "grouped": reference.dynamic_conv2d})
+    for name, e, e_grouped in zip(("output", "dx", "dweight"), errors["direct"], errors["grouped"]):
         assert e < 1e-5, f"{name}: direct float32 error {e:.2e} of the largest value"
         assert e < 4 * e_grouped, f"{name}: direct {e:.2e} vs the float32 grouped reference {e_grouped:.2e}"

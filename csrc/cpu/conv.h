@@ -48,7 +48,7 @@ Engine choose_engine(const ConvGeometry& g) {
   if (!shifted_conv_applies(g)) return Engine::Im2col;
   // Taps summed in registers beat one GEMM per tap while few channels leave the
   // GEMMs short, and im2col on the first layer's one input channel (measured from
-  // 1->24 to 24->24 and 96->1; even with per-tap GEMMs from 32->32 on,
+  // 1->24 to 24->24 and 96->1; level with per-tap GEMMs at 32->32, slower above;
   // benchmarks/RESULTS.md).
   if (std::is_same_v<T, float> && g.Cin * g.Cout <= 24 * 24) return Engine::Direct;
   // One GEMM per tap reduces over Cin: with very few input channels one im2col

@@ -7,8 +7,8 @@
 // vectors of pixels stays in registers over every (input channel, tap).
 //
 // Compiled for AVX-512 (16 lanes, 6 x 4 accumulators), AVX2 + FMA (8 lanes,
-// 4 x 3) and the SSE2 baseline (4 lanes, 4 x 3), the version for the CPU
-// picked at the first call (GCC on x86 with glibc; elsewhere the baseline).
+// 4 x 3) and the SSE2 baseline (4 lanes, 4 x 3) with GCC on x86 and glibc
+// (elsewhere the baseline only); direct_isa() picks the widest the CPU runs.
 // float only: double keeps the per-tap GEMMs.
 #pragma once
 

@@ -68,7 +68,7 @@ ShiftedPlan plan_shifted(const ConvGeometry& g, bool direct = false) {
   p.pWd = (g.kW - 1) * g.dW - g.pW;
   p.haloH = (g.kH - 1) * g.dH;
   p.L = g.W + std::max(2 * g.pW, (g.kW - 1) * g.dW);
-  if (direct) p.L = (p.L + 15) / 16 * 16;  // rows start on cache lines
+  if (p.direct) p.L = (p.L + 15) / 16 * 16;  // rows start on cache lines
   // A tile's GEMM operands (Cin + Cout rows of R * L) should stay in L2.
   // (Measured flat from 128 KiB to 4 MiB on the paper's 96->96 layer.)
   const int64_t budget = int64_t(512) * 1024 / int64_t(sizeof(T));

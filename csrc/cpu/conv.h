@@ -73,7 +73,7 @@ struct Conv {
     if (engine == Engine::Winograd) {
       wp = plan_winograd<T>(g);
       tiles = wp.out;
-    } else if (engine == Engine::Shifted || engine == Engine::Direct) {
+    } else if (shifted()) {
       sp = plan_shifted<T>(g, engine == Engine::Direct);
       tiles = sp.out;
     } else {
@@ -84,8 +84,11 @@ struct Conv {
   // Whether forward() computes all tiles of a sample on one thread, in order.
   bool whole_samples_in_order() const {
     if (engine == Engine::Winograd) return wp.parts == 1;
-    return (engine == Engine::Shifted || engine == Engine::Direct) && sp.parts == 1;
+    return shifted() && sp.parts == 1;
   }
+
+  // The shifted engine, with direct taps or a GEMM per tap.
+  bool shifted() const { return engine == Engine::Shifted || engine == Engine::Direct; }
 
   // dx and dw must be zero-filled before backward().
   bool grads_need_zeros() const { return engine == Engine::Im2col; }
@@ -95,7 +98,7 @@ struct Conv {
   template <typename Epilogue>
   void forward(const T* x, const T* w, T* y, Epilogue&& epilogue) const {
     if (engine == Engine::Winograd) winograd_forward<T>(g, wp, x, w, y, epilogue);
-    else if (engine == Engine::Shifted || engine == Engine::Direct) shifted_forward<T>(g, sp, x, w, y, epilogue);
+    else if (shifted()) shifted_forward<T>(g, sp, x, w, y, epilogue);
     else conv_forward<T>(g, x, w, y, epilogue);
   }
 
@@ -103,7 +106,7 @@ struct Conv {
   template <typename DySpan>
   void backward(const T* x, const T* w, T* dx, T* dw, DySpan&& dy_span) const {
     if (engine == Engine::Winograd) winograd_backward<T>(g, wp, x, w, dx, dw, dy_span);
-    else if (engine == Engine::Shifted || engine == Engine::Direct) shifted_backward<T>(g, sp, x, w, dx, dw, dy_span);
+    else if (shifted()) shifted_backward<T>(g, sp, x, w, dx, dw, dy_span);
     else conv_backward<T>(g, x, w, dx, dw, dy_span);
   }
 };

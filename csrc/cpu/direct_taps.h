@@ -186,10 +186,8 @@ inline void grad_baseline(DYCONV_GRAD_ARGS) { grad<4, 3, 4>(DYCONV_GRAD_PASS); }
 // One compiled version of the kernels: its entry points and block sizes.
 struct DirectIsa {
   const char* name;
-  void (*taps)(int64_t, int64_t, int64_t, const int64_t*, const float*, int64_t, const float*, float*,
-               int64_t, int64_t);
-  void (*grad)(int64_t, int64_t, int64_t, const int64_t*, const float*, int64_t, const float*, int64_t,
-               float*, int64_t);
+  decltype(&direct_detail::taps_baseline) taps;
+  decltype(&direct_detail::grad_baseline) grad;
   int64_t cob;     // outputs per block: the packing's block size
   int64_t pixels;  // pixels per block: taps reads x up to n rounded up to a multiple of these
 

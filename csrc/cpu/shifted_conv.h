@@ -294,14 +294,11 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
       if (dx && packed != b) taps.pack(w + b * WK), packed = b;
       // Input gradient: tiles of dx rows, the flipped taps.
       T* dxb = dx ? dx + b * g.Cin * g.H * g.W : nullptr;
-      for (int64_t h = h0; h < h1; h += p.R) {
+      for (int64_t h = h0; h < h1 && p.direct; ++h)  // straight into dx, a row at a time
+        direct_sum(p, g.Cin, g.Cout, offs, dyp_data + (h - lo) * L, dstride, taps, dxb + h * g.W, g.H * g.W, g.W);
+      for (int64_t h = h0; h < h1 && !p.direct; h += p.R) {
         const int64_t rows = std::min(p.R, h1 - h), nt = (rows - 1) * L + g.W;
         const T* dyr = dyp_data + (h - lo) * L;
-        if (p.direct) {  // straight into dx, a row at a time
-          for (int64_t rr = 0; rr < rows; ++rr)
-            direct_sum(p, g.Cin, g.Cout, offs, dyr + rr * L, dstride, taps, dxb + (h + rr) * g.W, g.H * g.W, g.W);
-          continue;
-        }
         for (int64_t k = 0; k < KK; ++k) {
           // Column-major dX'^T (nt, Cin) += dyp shift^T (nt, Cout) @ W_(KK-1-k) (Cout, Cin).
           gemm(false, true, nt, g.Cin, g.Cout, T(1), dyr + offs[k], dstride, taps.tap(KK - 1 - k), g.Cin,
@@ -323,8 +320,10 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
                  [&](int64_t c, int64_t row, T* d) {
                    std::memcpy(d, xb + (c * g.H + row) * g.W, g.W * sizeof(T));
                  });
-        for (int64_t r = c0; r < c1; r += p.R) {
-          const int64_t rows = std::min(p.R, c1 - r), nt = (rows - 1) * L + g.Wout;
+        // Direct taps: the chunk's rows as one run of pixels (dy's padding columns are zeros).
+        const int64_t step = p.direct ? c1 - c0 : p.R;
+        for (int64_t r = c0; r < c1; r += step) {
+          const int64_t rows = std::min(step, c1 - r), nt = (rows - 1) * L + g.Wout;
           const T* xr = xp.data() + (r - c0) * L;
           const T* dyr = dyp_data + (r + p.pHd - lo) * L + p.pWd;
           if (p.direct) direct_grad_sum(p, g.Cout, g.Cin, offs, xr, xstride, dyr, dstride, dst, nt);

@@ -4,8 +4,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from dyconv import _composite, _transforms
 from dyconv._args import ACTIVATIONS, NORMS, check_choice, check_eps, conv_params
 from dyconv._backend import check_device
+from dyconv._checks import check_conv, check_norm_act
 
 
 def _prepare(op, x, weight, stride, padding, dilation):
@@ -41,7 +43,7 @@ def dynamic_conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1):
     Returns ``(B, Cout, Hout, Wout)`` with the output size of ``F.conv2d``.
     """
     x, stride, padding, dilation = _prepare("dynamic_conv2d", x, weight, stride, padding, dilation)
-    return torch.ops.dyconv.dynamic_conv2d(x, weight, bias, stride, padding, dilation)
+    return _transforms.conv(x, weight, bias, stride, padding, dilation)
 
 
 def dynamic_conv_norm_act(
@@ -66,6 +68,10 @@ def dynamic_conv_norm_act(
     check_choice("activation", activation, ACTIVATIONS)
     eps = check_eps(eps)
     x, stride, padding, dilation = _prepare("dynamic_conv_norm_act", x, weight, stride, padding, dilation)
+    if _transforms.active():  # torch.func / forward-mode AD: the composite form, differentiable in every mode
+        check_conv("dynamic_conv_norm_act", x, weight, None, stride, padding, dilation)
+        check_norm_act("dynamic_conv_norm_act", x, weight, scale, shift, norm, activation)
+        return _composite.conv_norm_act(x, weight, scale, shift, stride, padding, dilation, norm, activation, eps)
     out, _, _, _ = torch.ops.dyconv.dynamic_conv_norm_act(
         x, weight, scale, shift, stride, padding, dilation, norm, activation, eps
     )

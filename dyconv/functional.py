@@ -4,8 +4,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from dyconv import _composite, _transforms
 from dyconv._args import ACTIVATIONS, NORMS, check_choice, check_eps, check_groups, conv_params, pair
 from dyconv._backend import check_device
+from dyconv._checks import check_conv, check_norm_act
 
 
 def _check_tensors(op, x, weight, weight_layout):
@@ -49,7 +51,7 @@ def dynamic_conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, gro
     """
     groups = check_groups(groups)
     x, stride, padding, dilation = _prepare("dynamic_conv2d", x, weight, stride, padding, dilation, groups)
-    return torch.ops.dyconv.dynamic_conv2d(x, weight, bias, stride, padding, dilation, groups)
+    return _transforms.conv(x, weight, bias, stride, padding, dilation, groups)
 
 
 def dynamic_conv_norm_act(
@@ -76,6 +78,11 @@ def dynamic_conv_norm_act(
     eps = check_eps(eps)
     groups = check_groups(groups)
     x, stride, padding, dilation = _prepare("dynamic_conv_norm_act", x, weight, stride, padding, dilation, groups)
+    if _transforms.active():  # torch.func / forward-mode AD: the composite form, differentiable in every mode
+        check_conv("dynamic_conv_norm_act", x, weight, None, stride, padding, dilation, groups)
+        check_norm_act("dynamic_conv_norm_act", x, weight, scale, shift, norm, activation)
+        return _composite.conv_norm_act(
+            x, weight, scale, shift, stride, padding, dilation, norm, activation, eps, groups)
     out, _, _, _ = torch.ops.dyconv.dynamic_conv_norm_act(
         x, weight, scale, shift, stride, padding, dilation, norm, activation, eps, groups
     )
@@ -106,6 +113,6 @@ def dynamic_conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_p
     groups = check_groups(groups)
     stride, dilation = pair("stride", stride), pair("dilation", dilation)
     padding, output_padding = pair("padding", padding), pair("output_padding", output_padding)
-    return torch.ops.dyconv.dynamic_conv_transpose2d(
+    return _transforms.conv_transpose(
         x, weight, bias, list(stride), list(padding), list(output_padding), list(dilation), groups
     )

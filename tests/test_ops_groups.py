@@ -186,3 +186,19 @@ def test_groups_must_be_a_positive_int(groups):
     x, w = _good(G=1)
     with pytest.raises(ValueError, match="groups must be an int >= 1"):
         dyconv.dynamic_conv2d(x, w, groups=groups)
+
+
+def test_torch_func_hessian_and_jvp_with_groups_match_reference():
+    from torch.func import hessian, jvp
+
+    x, w, _, scale, shift = (t.detach() for t in problem(1, 4, 4, 2, 3, 3, (3, 3), F64, seed=8))
+    f = lambda x, w: dyconv.dynamic_conv2d(x, w, padding=1, groups=2).sin().sum()  # noqa: E731
+    r = lambda x, w: reference.dynamic_conv2d(x, w, padding=1, groups=2).sin().sum()  # noqa: E731
+    for got, want in zip(hessian(f, argnums=1)(x, w), hessian(r, argnums=1)(x, w)):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    kw = dict(groups=2, norm="layer", activation="sigmoid")
+    fused = lambda x: dyconv.dynamic_conv_norm_act(x, w, scale, shift, **kw)  # noqa: E731
+    fused_ref = lambda x: reference.dynamic_conv_norm_act(x, w, scale, shift, **kw)  # noqa: E731
+    t = torch.randn_like(x)
+    for got, want in zip(jvp(fused, (x,), (t,)), jvp(fused_ref, (x,), (t,))):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)

@@ -161,3 +161,19 @@ def test_batch_zero():
     assert out.shape == (0, 3, 11, 11)
     out.sum().backward()
     assert x.grad.shape == x.shape and w.grad.shape == w.shape
+
+
+def test_torch_func_transforms_match_reference():
+    """jacrev, jacfwd (forward-mode AD) and vmap run through the transposed op like through the conv."""
+    from torch.func import jacfwd, jacrev, vmap
+
+    x, w, bias = (t.detach() for t in problem(2, 4, 6, 2, 3, 3, (3, 3), F64, seed=7))
+    args = (2, 1, 1, 2)
+    f = lambda *a: dyconv.dynamic_conv_transpose2d(*a, *args)  # noqa: E731
+    r = lambda *a: reference.dynamic_conv_transpose2d(*a, *args)  # noqa: E731
+    for transform in (jacrev, jacfwd):
+        for got, want in zip(transform(f, argnums=(0, 1, 2))(x, w, bias), transform(r, argnums=(0, 1, 2))(x, w, bias)):
+            torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    xs = torch.randn(3, *x.shape, dtype=F64)
+    torch.testing.assert_close(vmap(f, in_dims=(0, None, None))(xs, w, bias),
+                               torch.stack([r(xi, w, bias) for xi in xs]), rtol=1e-10, atol=1e-12)

@@ -1,4 +1,4 @@
-// Depthwise per-sample convolution (groups == Cin, any channel multiplier M):
+// Strided depthwise per-sample convolution (groups == Cin, any channel multiplier M):
 // each input plane x[b, c] is convolved with its own M filters into output
 // planes c * M .. c * M + M - 1. There is nothing to reduce over channels, so
 // no GEMM: per plane the input is copied once into a zero-padded buffer and
@@ -21,9 +21,16 @@
 
 namespace dyconv::cpu {
 
-// Whether g (unfolded) is depthwise and takes this path. groups == 1 with one
-// input channel stays with the engines of cpu/conv.h.
-inline bool depthwise_applies(const ConvGeometry& g) { return g.groups > 1 && g.groups == g.Cin; }
+// Whether g (unfolded) is depthwise and takes this path: strided layers only.
+// At stride 1 the folded problem (one input channel per sample) runs faster on
+// the direct-taps engine of cpu/conv.h, whose register blocking this kernel
+// lacks (fwd+bwd, float32, 2 Zen 5 cores: CondConv's 672-channel k5 at 14x14,
+// batch 64: 329 ms folded vs 408 ms here; at stride 2 the folded problem falls
+// to im2col and this kernel is 1.6-2.1x faster; docs/grouped_idiom.md).
+// groups == 1 with one input channel stays with the engines of cpu/conv.h.
+inline bool depthwise_applies(const ConvGeometry& g) {
+  return g.groups > 1 && g.groups == g.Cin && (g.sH > 1 || g.sW > 1);
+}
 
 namespace depthwise_detail {
 

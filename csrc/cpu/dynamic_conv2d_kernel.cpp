@@ -2,7 +2,7 @@
 //
 // groups > 1: the engines see each (sample, group) as a sample of its own
 // (ConvGeometry::folded(), no copies); depthwise layers (groups == Cin) take
-// their own direct kernel (cpu/depthwise_conv.h).
+// their own direct kernel where strided (cpu/depthwise_conv.h).
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>

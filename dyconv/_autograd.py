@@ -20,21 +20,26 @@ import torch.autograd.forward_ad as fwAD
 from dyconv import _composite, _formulas
 
 _ops = torch.ops.dyconv
-_OPS = _formulas.ConvOps(_ops.dynamic_conv2d, _ops.dynamic_conv2d_backward)
+_OPS = _formulas.ConvOps(
+    _ops.dynamic_conv2d,
+    # the op takes groups after output_mask (it came later, with a default)
+    lambda grad_out, x, weight, stride, padding, dilation, groups, mask: _ops.dynamic_conv2d_backward(
+        grad_out, x, weight, stride, padding, dilation, mask, groups),
+)
 
 
 def _conv_setup_context(ctx, inputs, output):
-    x, weight, bias, stride, padding, dilation = inputs
+    x, weight, bias, stride, padding, dilation, groups = inputs
     ctx.save_for_backward(x, weight)
     ctx.has_bias = bias is not None
-    ctx.params = (stride, padding, dilation)
+    ctx.params = (stride, padding, dilation, groups)
 
 
 def _conv_backward(ctx, grad_out):
     x, weight = ctx.saved_tensors
     need_x, need_w, need_b = ctx.needs_input_grad[:3]
     mask = [need_x, need_w, ctx.has_bias and need_b]
-    grad_x, grad_w, grad_b = _ops.dynamic_conv2d_backward(grad_out, x, weight, *ctx.params, mask)
+    grad_x, grad_w, grad_b = _OPS.conv_backward(grad_out, x, weight, *ctx.params, mask)
     return (
         grad_x if mask[0] else None,
         grad_w if mask[1] else None,
@@ -42,13 +47,14 @@ def _conv_backward(ctx, grad_out):
         None,
         None,
         None,
+        None,
     )
 
 
 def _conv_backward_setup_context(ctx, inputs, output):
-    grad_out, x, weight, stride, padding, dilation, output_mask = inputs
+    grad_out, x, weight, stride, padding, dilation, output_mask, groups = inputs
     ctx.save_for_backward(grad_out, x, weight)
-    ctx.params = (stride, padding, dilation)
+    ctx.params = (stride, padding, dilation, groups)
     ctx.output_mask = tuple(output_mask)
     # Gradients of outputs nobody used stay None (no zero tensors to convolve).
     ctx.set_materialize_grads(False)
@@ -58,11 +64,11 @@ def _conv_backward_backward(ctx, gg_x, gg_w, gg_b):
     """Derivative of (grad_x, grad_w, grad_b) = dynamic_conv2d_backward(grad_out, x, weight)."""
     return _formulas.conv_backward_backward(
         _OPS, ctx.saved_tensors, ctx.params, ctx.output_mask, (gg_x, gg_w, gg_b), ctx.needs_input_grad[:3]
-    ) + (None,) * 4
+    ) + (None,) * 5
 
 
 def _fused_setup_context(ctx, inputs, output):
-    x, weight, scale, shift, stride, padding, dilation, norm, activation, eps = inputs
+    x, weight, scale, shift, stride, padding, dilation, norm, activation, eps, groups = inputs
     _, conv_out, mean, rstd = output
     ctx.mark_non_differentiable(conv_out, mean, rstd)
     # Their gradients are never used: no zero tensors of the output's size for them.
@@ -70,21 +76,22 @@ def _fused_setup_context(ctx, inputs, output):
     ctx.save_for_backward(x, weight, scale, shift, conv_out, mean, rstd)
     ctx.params = (stride, padding, dilation, norm, activation)
     ctx.eps = eps
+    ctx.groups = groups
 
 
 def _fused_backward(ctx, grad_out, _grad_conv_out, _grad_mean, _grad_rstd):
     mask = list(ctx.needs_input_grad[:4])
     if grad_out is None:
-        return (None,) * 10
+        return (None,) * 11
     if torch.is_grad_enabled():
         # create_graph=True: the gradients need a graph of their own; the fast
         # kernel has none, so differentiate the composite form (same values).
         grads = _composite.differentiable_backward(
-            grad_out, ctx.saved_tensors[:4], mask, (*ctx.params, ctx.eps)
+            grad_out, ctx.saved_tensors[:4], mask, (*ctx.params, ctx.eps, ctx.groups)
         )
-        return grads + (None,) * 6
-    grads = _ops.dynamic_conv_norm_act_backward(grad_out, *ctx.saved_tensors, *ctx.params, mask)
-    return tuple(g if m else None for g, m in zip(grads, mask)) + (None,) * 6
+        return grads + (None,) * 7
+    grads = _ops.dynamic_conv_norm_act_backward(grad_out, *ctx.saved_tensors, *ctx.params, mask, ctx.groups)
+    return tuple(g if m else None for g, m in zip(grads, mask)) + (None,) * 7
 
 
 def _fused_backward_has_no_derivative(ctx, *grads):
@@ -114,7 +121,8 @@ torch.library.register_autograd(
 )
 
 
-_PUBLIC = {"dynamic_conv2d": "dyconv.dynamic_conv2d", "dynamic_conv_norm_act": "dyconv.dynamic_conv_norm_act"}
+_PUBLIC = {"dynamic_conv2d": "dyconv.dynamic_conv2d", "dynamic_conv_norm_act": "dyconv.dynamic_conv_norm_act",
+           "dynamic_conv_transpose2d": "dyconv.dynamic_conv_transpose2d"}
 _lib = torch.library.Library("dyconv", "IMPL")
 
 
@@ -137,5 +145,6 @@ def _refuse_forward_ad(name):
     _lib.impl(name, kernel, "ADInplaceOrView", with_keyset=True)
 
 
-for _name in ("dynamic_conv2d", "dynamic_conv2d_backward", "dynamic_conv_norm_act", "dynamic_conv_norm_act_backward"):
+for _name in ("dynamic_conv2d", "dynamic_conv2d_backward", "dynamic_conv_norm_act", "dynamic_conv_norm_act_backward",
+              "dynamic_conv_transpose2d"):
     _refuse_forward_ad(_name)

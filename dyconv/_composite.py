@@ -17,9 +17,9 @@ import torch
 from dyconv import _transforms
 
 
-def conv_norm_act(x, weight, scale, shift, stride, padding, dilation, norm, activation, eps):
+def conv_norm_act(x, weight, scale, shift, stride, padding, dilation, norm, activation, eps, groups=1):
     """``act(normalize(conv(x, weight)) * scale + shift)`` from op-level arguments (padding already applied)."""
-    y = _transforms.conv(x, weight, None, stride, padding, dilation)
+    y = _transforms.conv(x, weight, None, stride, padding, dilation, groups)
     if norm != "none" and y.shape[0] > 0:
         dims = (1, 2, 3) if norm == "layer" else (2, 3)
         var, mean = torch.var_mean(y, dims, correction=0, keepdim=True)

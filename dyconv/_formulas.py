@@ -15,8 +15,9 @@ import torch
 
 
 class ConvOps(NamedTuple):
-    conv: Callable          # (x, weight, bias, stride, padding, dilation) -> out
-    conv_backward: Callable  # (grad_out, x, weight, stride, padding, dilation, mask) -> (gx, gw, gb)
+    """``params`` below are (stride, padding, dilation, groups): the ops' arguments in this order."""
+    conv: Callable          # (x, weight, bias, stride, padding, dilation, groups) -> out
+    conv_backward: Callable  # (grad_out, x, weight, stride, padding, dilation, groups, mask) -> (gx, gw, gb)
 
 
 def _add(a, b):

@@ -48,8 +48,8 @@ class Conv(torch.autograd.Function):
     """``dynamic_conv2d`` (op arguments: padding already parsed)."""
 
     @staticmethod
-    def forward(x, weight, bias, stride, padding, dilation):
-        return _ops.dynamic_conv2d(x, weight, bias, stride, padding, dilation)
+    def forward(x, weight, bias, stride, padding, dilation, groups):
+        return _ops.dynamic_conv2d(x, weight, bias, stride, padding, dilation, groups)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -65,7 +65,7 @@ class Conv(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.has_bias and ctx.needs_input_grad[2]]
         grads = ConvBackward.apply(grad_out, x, weight, *ctx.params, mask)
-        return tuple(g if m else None for g, m in zip(grads, mask)) + (None,) * 3
+        return tuple(g if m else None for g, m in zip(grads, mask)) + (None,) * 4
 
     @staticmethod
     def jvp(ctx, x_t, w_t, b_t, *_):
@@ -73,17 +73,20 @@ class Conv(torch.autograd.Function):
         return _formulas.conv_tangent(_CONV, x, weight, x_t, w_t, b_t, ctx.params, ctx.out_shape)
 
     @staticmethod
-    def vmap(info, in_dims, x, weight, bias, stride, padding, dilation):
+    def vmap(info, in_dims, x, weight, bias, stride, padding, dilation, groups):
         x, weight, bias = _fold(info, in_dims[:3], (x, weight, bias))
-        return _unfold(info, Conv.apply(x, weight, bias, stride, padding, dilation)), 0
+        return _unfold(info, Conv.apply(x, weight, bias, stride, padding, dilation, groups)), 0
 
 
 class ConvBackward(torch.autograd.Function):
-    """``dynamic_conv2d_backward``: (grad_x, grad_w, grad_b); outputs ``output_mask`` skips are empty."""
+    """``dynamic_conv2d_backward``: (grad_x, grad_w, grad_b); outputs ``output_mask`` skips are empty.
+
+    Arguments in the order of ``_formulas.ConvOps.conv_backward`` (groups before output_mask).
+    """
 
     @staticmethod
-    def forward(grad_out, x, weight, stride, padding, dilation, output_mask):
-        return _ops.dynamic_conv2d_backward(grad_out, x, weight, stride, padding, dilation, output_mask)
+    def forward(grad_out, x, weight, stride, padding, dilation, groups, output_mask):
+        return _ops.dynamic_conv2d_backward(grad_out, x, weight, stride, padding, dilation, output_mask, groups)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -98,7 +101,7 @@ class ConvBackward(torch.autograd.Function):
     def backward(ctx, gg_x, gg_w, gg_b):
         return _formulas.conv_backward_backward(
             _CONV, ctx.saved_tensors, ctx.params, ctx.output_mask, (gg_x, gg_w, gg_b), ctx.needs_input_grad[:3]
-        ) + (None,) * 4
+        ) + (None,) * 5
 
     @staticmethod
     def jvp(ctx, go_t, x_t, w_t, *_):
@@ -106,11 +109,54 @@ class ConvBackward(torch.autograd.Function):
                                                ctx.output_mask)
 
     @staticmethod
-    def vmap(info, in_dims, grad_out, x, weight, stride, padding, dilation, output_mask):
+    def vmap(info, in_dims, grad_out, x, weight, stride, padding, dilation, groups, output_mask):
         grad_out, x, weight = _fold(info, in_dims[:3], (grad_out, x, weight))
-        grads = ConvBackward.apply(grad_out, x, weight, stride, padding, dilation, output_mask)
+        grads = ConvBackward.apply(grad_out, x, weight, stride, padding, dilation, groups, output_mask)
         return (tuple(_unfold(info, g) if m else g for g, m in zip(grads, output_mask)),
                 tuple(0 if m else None for m in output_mask))
+
+
+class ConvTranspose(torch.autograd.Function):
+    """``dynamic_conv_transpose2d``: the adjoint of the conv, so its derivatives are ``Conv`` and
+    ``ConvBackward`` (reverse) and itself (forward: it is bilinear in (x, weight) plus the bias)."""
+
+    @staticmethod
+    def forward(x, weight, bias, stride, padding, output_padding, dilation, groups):
+        return _ops.dynamic_conv_transpose2d(x, weight, bias, stride, padding, output_padding, dilation, groups)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, weight, bias, stride, padding, output_padding, dilation, groups = inputs
+        ctx.save_for_backward(x, weight)
+        ctx.save_for_forward(x, weight)
+        ctx.has_bias = bias is not None
+        ctx.args = (stride, padding, output_padding, dilation, groups)
+        ctx.params = (stride, padding, dilation, groups)  # of the conv it transposes
+        ctx.out_shape = output.shape
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        grad_x = Conv.apply(grad_out, weight, None, *ctx.params) if need_x else None
+        grad_w = ConvBackward.apply(x, grad_out, weight, *ctx.params, [False, True, False])[1] if need_w else None
+        grad_b = grad_out.sum((2, 3)) if need_b and ctx.has_bias else None
+        return (grad_x, grad_w, grad_b) + (None,) * 5
+
+    @staticmethod
+    def jvp(ctx, x_t, w_t, b_t, *_):
+        x, weight = ctx.saved_tensors
+        t = ConvTranspose.apply(x_t, weight, None, *ctx.args) if x_t is not None else None
+        if w_t is not None:
+            t = _formulas._add(t, ConvTranspose.apply(x, w_t, b_t, *ctx.args))
+        elif b_t is not None:
+            t = _formulas._add(t, b_t[:, :, None, None].expand(ctx.out_shape))
+        return t if t is not None else x.new_zeros(ctx.out_shape)
+
+    @staticmethod
+    def vmap(info, in_dims, x, weight, bias, *args):
+        x, weight, bias = _fold(info, in_dims[:3], (x, weight, bias))
+        return _unfold(info, ConvTranspose.apply(x, weight, bias, *args)), 0
 
 
 # The conv and its backward as the formulas call them: through the Functions, so that every
@@ -118,8 +164,15 @@ class ConvBackward(torch.autograd.Function):
 _CONV = _formulas.ConvOps(Conv.apply, ConvBackward.apply)
 
 
-def conv(x, weight, bias, stride, padding, dilation):
+def conv(x, weight, bias, stride, padding, dilation, groups=1):
     """The conv op, through ``Conv`` while a transform is active (else the op itself)."""
     if active():
-        return Conv.apply(x, weight, bias, stride, padding, dilation)
-    return _ops.dynamic_conv2d(x, weight, bias, stride, padding, dilation)
+        return Conv.apply(x, weight, bias, stride, padding, dilation, groups)
+    return _ops.dynamic_conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose(x, weight, bias, stride, padding, output_padding, dilation, groups):
+    """The transposed conv op, through ``ConvTranspose`` while a transform is active (else the op itself)."""
+    if active():
+        return ConvTranspose.apply(x, weight, bias, stride, padding, output_padding, dilation, groups)
+    return _ops.dynamic_conv_transpose2d(x, weight, bias, stride, padding, output_padding, dilation, groups)

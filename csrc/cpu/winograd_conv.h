@@ -85,11 +85,17 @@ int64_t unaliased(int64_t n) {
   return (n * int64_t(sizeof(T))) % 4096 == 0 ? n + 64 / int64_t(sizeof(T)) : n;
 }
 
-// Tile rows per block: the block's V and M (16 x (Cin + Cout) x tiles) in about 1.5 MiB.
+// Tile rows per block: the block's V and M (16 x (Cin + Cout) x tiles) in about 1.5 MiB,
+// but at least min_gemm_tiles tiles (the GEMMs' m): wide layers would otherwise get
+// a row or two of tiles per block, and BLAS runs a GEMM with m = 19 at a third of
+// its rate at m >= 128 (MKL, 512x512, one core: 29 vs 87-98 GFLOP/s).
+constexpr int64_t min_gemm_tiles = 128;
+
 template <typename T>
 int64_t rows_per_block(const WinogradGrid& q, int64_t Cin, int64_t Cout) {
   const int64_t per_row = 16 * (Cin + Cout) * q.row_tiles() * int64_t(sizeof(T));
-  return std::clamp<int64_t>(int64_t(3) * 512 * 1024 / per_row, 1, q.KH * q.dH);
+  const int64_t rows = std::max(int64_t(3) * 512 * 1024 / per_row, (min_gemm_tiles + q.row_tiles() - 1) / q.row_tiles());
+  return std::clamp<int64_t>(rows, 1, q.KH * q.dH);
 }
 
 // f(k0, m) over the tiles [0, n) of a column phase in runs whose length is a

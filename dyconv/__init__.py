@@ -24,7 +24,8 @@ else:  # a plain `pip install -e .`: compiled at first import against the instal
 from dyconv import _autocast, _autograd, _fake  # noqa: F401  (registrations)
 from dyconv import reference
 from dyconv._backend import cuda_available
+from dyconv.engines import cpu_engine_for
 from dyconv.functional import dynamic_conv2d, dynamic_conv_norm_act
 
-__all__ = ["dynamic_conv2d", "dynamic_conv_norm_act", "reference", "cuda_available"]
+__all__ = ["dynamic_conv2d", "dynamic_conv_norm_act", "reference", "cuda_available", "cpu_engine_for"]
 

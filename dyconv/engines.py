@@ -5,8 +5,8 @@ README, "How the CPU kernel works"). The first call of a shape class in a proces
 which one runs it, and every later call of that class takes the same one (so results are
 bitwise reproducible within the process):
 
-- by default a fixed rule of the shape, with thresholds measured per CPU (AMD EPYC with
-  AVX-512 and Intel Sapphire Rapids; other CPUs get the latter's);
+- by default a fixed rule of the shape (thresholds measured on Intel Sapphire Rapids;
+  ``benchmarks/RESULTS.md``, "Engine choice", for what they give on an AMD EPYC);
 - with ``DYCONV_CPU_AUTOTUNE=1`` by timing every engine that applies on the call's
   geometry (about twice a call per engine, per thread's share of samples, once per class),
   like ``torch.backends.cudnn.benchmark``; ``DYCONV_CPU_AUTOTUNE_CACHE=<file>`` keeps the

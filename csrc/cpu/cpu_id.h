@@ -1,5 +1,5 @@
-// What the engine rule and the autotuner's disk cache need to know of the CPU:
-// its vendor and brand string (cpuid) and whether it runs AVX-512.
+// The CPU as the autotuner's disk cache keys its decisions (cpu/engine_choice.h):
+// vendor and brand string (cpuid) and whether it runs AVX-512.
 #pragma once
 
 #include <cstring>
@@ -15,9 +15,8 @@ struct CpuId {
   std::string vendor;  // "GenuineIntel", "AuthenticAMD", ... or "unknown"
   std::string brand;   // e.g. "AMD EPYC 9B45" (a VM may shorten it), or "unknown"
   bool avx512 = false;  // F, VL, BW and DQ: the widest direct taps
-  bool amd() const { return vendor == "AuthenticAMD"; }
   // The machine as the autotuner's disk cache keys it.
-  std::string machine() const { return brand + (avx512 ? " avx512" : ""); }
+  std::string machine() const { return vendor + " " + brand + (avx512 ? " avx512" : ""); }
 };
 
 inline const CpuId& cpu_id() {

@@ -5,7 +5,7 @@
 // dilation, threads, and the batch where it makes the engines split samples)
 // decides, and every later call of the class in the process takes the same engine,
 // so results stay bitwise reproducible within the process:
-//   - by default the fixed rule (cpu/engine_rule.h; measured thresholds per CPU);
+//   - by default the fixed rule of the shape (cpu/engine_rule.h);
 //   - with DYCONV_CPU_AUTOTUNE=1, by timing: every engine that applies runs the
 //     call's geometry forward + backward on made-up data, twice, alternating, and
 //     the fastest minimum wins (like torch.backends.cudnn.benchmark). Cheap-ish: a

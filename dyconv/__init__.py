@@ -25,9 +25,11 @@ else:  # a plain `pip install -e .`: compiled at first import against the instal
 from dyconv import _autocast, _autograd, _fake, _transpose_autograd  # noqa: F401  (registrations)
 from dyconv import reference
 from dyconv._backend import cuda_available
+from dyconv.engines import cpu_engine_for
 from dyconv.functional import dynamic_conv2d, dynamic_conv_norm_act, dynamic_conv_transpose2d
 
 __all__ = [
     "dynamic_conv2d", "dynamic_conv_norm_act", "dynamic_conv_transpose2d", "reference", "cuda_available",
+    "cpu_engine_for",
 ]
 

@@ -9,17 +9,19 @@ import torch
 import dyconv
 from conftest import make_problem
 
-# (B, Cin, H, W, Cout, kernel, stride, padding, dilation): the im2col engine (stride 2), the shifted
-# engine with direct taps (stride 1, Cin * Cout <= 576) and with a GEMM per tap (32->20), and the Winograd
-# engine (3x3, stride 1, wide layers), one sample or an uneven batch over 8 threads.
+# (B, Cin, H, W, Cout, kernel, stride, padding, dilation, engine): the im2col engine (stride 2), the shifted
+# engine with direct taps and with a GEMM per tap, and the Winograd engine, each forced (which one the
+# automatic choice takes depends on the CPU: cpu/engine_rule.h), one sample or an uneven batch over 8
+# threads; and the automatic choice.
 CASES = [
-    (1, 3, 32, 100, 8, (3, 3), 2, 1, 1),
-    (3, 2, 20, 60, 5, (3, 3), 1, "same", 2),
-    (1, 6, 24, 50, 8, (3, 3), 1, "same", 2),
-    (3, 5, 20, 40, 6, (3, 3), 1, "same", 1),
-    (1, 32, 14, 30, 20, (3, 3), 1, "same", 2),
-    (3, 32, 12, 30, 20, (3, 3), 1, "same", 1),
-    (3, 40, 12, 30, 40, (3, 3), 1, "same", 4),
+    (1, 3, 32, 100, 8, (3, 3), 2, 1, 1, "im2col"),
+    (3, 2, 20, 60, 5, (3, 3), 1, "same", 2, "direct"),
+    (1, 6, 24, 50, 8, (3, 3), 1, "same", 2, "direct"),
+    (3, 5, 20, 40, 6, (3, 3), 1, "same", 1, "direct"),
+    (1, 32, 14, 30, 20, (3, 3), 1, "same", 2, "shifted"),
+    (3, 32, 12, 30, 20, (3, 3), 1, "same", 1, "shifted"),
+    (3, 40, 12, 30, 40, (3, 3), 1, "same", 4, "winograd"),
+    (3, 40, 12, 30, 40, (3, 3), 1, "same", 4, "auto"),
 ]
 REPEATS = 6
 
@@ -49,8 +51,9 @@ def _assert_bitwise_repeatable(fn, inputs, device="cpu"):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_cpu_kernels_are_bitwise_repeatable(case, deterministic_many_threads):
-    B, Cin, H, W, Cout, k, s, p, d = case
+def test_cpu_kernels_are_bitwise_repeatable(case, deterministic_many_threads, monkeypatch):
+    B, Cin, H, W, Cout, k, s, p, d, engine = case
+    monkeypatch.setenv("DYCONV_CPU_ENGINE", engine)
     x, w, scale, shift, bias = make_problem(B, Cin, H, W, Cout, k, torch.float32, bias=True)
     geo = dict(stride=s, padding=p, dilation=d)
     _assert_bitwise_repeatable(lambda *a: dyconv.dynamic_conv2d(*a, **geo), (x, w, bias))
@@ -76,7 +79,7 @@ def test_cuda_kernels_use_no_atomics():
                     reason="needs a CUDA GPU and a build with the CUDA kernels")
 @pytest.mark.parametrize("case", CASES)
 def test_cuda_kernels_are_bitwise_repeatable(case):
-    B, Cin, H, W, Cout, k, s, p, d = case
+    B, Cin, H, W, Cout, k, s, p, d, _ = case
     x, w, scale, shift, bias = make_problem(B, Cin, H, W, Cout, k, torch.float32, bias=True)
     geo = dict(stride=s, padding=p, dilation=d)
     mode = torch.are_deterministic_algorithms_enabled()

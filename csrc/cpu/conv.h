@@ -1,65 +1,23 @@
 // The per-sample convolution behind one interface for the ops: the Winograd
 // engine (winograd_conv.h), the shifted engine (shifted_conv.h) with its taps
 // summed in registers (direct) or one GEMM per tap, where they apply and are
-// faster, im2col tiles (conv_engine.h) elsewhere.
-//
-// DYCONV_CPU_ENGINE=winograd|direct|shifted|im2col forces an engine wherever it applies
-// (the others fall back to the automatic choice), for tests and benchmarks;
-// unset or "auto": the automatic choice.
+// faster, im2col tiles (conv_engine.h) elsewhere. Which engine runs:
+// cpu/engine_choice.h (included at the end).
 #pragma once
 
-#include <c10/util/Exception.h>
-
-#include <cstdlib>
-#include <string_view>
 #include <type_traits>
 
 #include "checks.h"
 #include "cpu/conv_engine.h"
+#include "cpu/engines.h"
 #include "cpu/shifted_conv.h"
 #include "cpu/winograd_conv.h"
 
 namespace dyconv::cpu {
 
-enum class Engine { Im2col, Shifted, Direct, Winograd };
-
-// The engine DYCONV_CPU_ENGINE asks for; false when unset or "auto".
-inline bool forced_engine(Engine& engine) {
-  const char* env = std::getenv("DYCONV_CPU_ENGINE");
-  const std::string_view v = env ? env : "";
-  if (v.empty() || v == "auto") return false;
-  if (v == "winograd") engine = Engine::Winograd;
-  else if (v == "shifted") engine = Engine::Shifted;
-  else if (v == "direct") engine = Engine::Direct;
-  else if (v == "im2col") engine = Engine::Im2col;
-  else TORCH_CHECK(false, "DYCONV_CPU_ENGINE: expected auto, winograd, direct, shifted or im2col, got '", v, "'");
-  return true;
-}
-
+// The engine for a call with geometry g: cpu/engine_choice.h.
 template <typename T>
-Engine choose_engine(const ConvGeometry& g) {
-  Engine forced;
-  if (forced_engine(forced)) {
-    if (forced == Engine::Im2col) return forced;
-    if (forced == Engine::Winograd && winograd_conv_applies(g)) return forced;
-    if (forced == Engine::Shifted && shifted_conv_applies(g)) return forced;
-    if (forced == Engine::Direct && shifted_conv_applies(g) && std::is_same_v<T, float>) return forced;
-  }
-  if (!shifted_conv_applies(g)) return Engine::Im2col;
-  // Taps summed in registers beat one GEMM per tap while few channels leave the
-  // GEMMs short, and im2col on the first layer's one input channel (measured from
-  // 1->24 to 24->24 and 96->1; level with per-tap GEMMs at 32->32, slower above;
-  // benchmarks/RESULTS.md).
-  if (std::is_same_v<T, float> && g.Cin * g.Cout <= 24 * 24) return Engine::Direct;
-  // One GEMM per tap reduces over Cin: with very few input channels one im2col
-  // GEMM over Cin * kH * kW is faster.
-  if (g.Cin < 4) return Engine::Im2col;
-  // Winograd saves GEMM work in proportion to Cin * Cout per tile and adds
-  // transforms in proportion to Cin + Cout: measured faster from 24->96 and
-  // 64->64 on (tie at 32->32, slower at 96->1; benchmarks/RESULTS.md).
-  if (winograd_conv_applies(g) && g.Cin * g.Cout >= 18 * (g.Cin + g.Cout)) return Engine::Winograd;
-  return Engine::Shifted;
-}
+Engine choose_engine(const ConvGeometry& g);
 
 template <typename T>
 struct Conv {
@@ -69,7 +27,10 @@ struct Conv {
   WinogradPlan wp{};
   TilePlan tiles{};  // the output tiles the forward epilogue is called on
 
-  explicit Conv(const ConvGeometry& geom) : g(geom), engine(choose_engine<T>(geom)) {
+  explicit Conv(const ConvGeometry& geom) : Conv(geom, choose_engine<T>(geom)) {}
+
+  // With engine e, which must apply (engine_applies).
+  Conv(const ConvGeometry& geom, Engine e) : g(geom), engine(e) {
     if (engine == Engine::Winograd) {
       wp = plan_winograd<T>(g);
       tiles = wp.out;
@@ -112,3 +73,5 @@ struct Conv {
 };
 
 }  // namespace dyconv::cpu
+
+#include "cpu/engine_choice.h"  // choose_engine, which times Conv's engines

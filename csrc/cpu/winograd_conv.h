@@ -85,11 +85,24 @@ int64_t unaliased(int64_t n) {
   return (n * int64_t(sizeof(T))) % 4096 == 0 ? n + 64 / int64_t(sizeof(T)) : n;
 }
 
-// Tile rows per block: the block's V and M (16 x (Cin + Cout) x tiles) in about 1.5 MiB.
+// Tile rows per block: the block's V and M (16 x (Cin + Cout) x tiles) in about 1.5 MiB,
+// but at least min_gemm_tiles tiles (the GEMMs' m): wide layers would otherwise get
+// a row or two of tiles per block, and BLAS runs a GEMM with m = 19 at a third of
+// its rate at m >= 128 (MKL, 512x512, one core: 29 vs 87-98 GFLOP/s), and repacks
+// the GEMM's U_e (Cin x Cout) for every block: the wider the layer, the more tiles.
+// 512->512 3x3 fwd+bwd vs the grouped F.conv2d idiom, 2 threads, alternating: 128 ->
+// 512 tiles 1.30x -> 1.41x (36x36), 1.57x -> 1.74x (64x64); on the paper's 96->96
+// d4 layer 512 tiles were 7% slower than 128 (its V and M then 6 MiB).
+inline int64_t min_gemm_tiles(int64_t Cin, int64_t Cout) {
+  return std::clamp<int64_t>(Cin * Cout / 512, 128, 512);
+}
+
 template <typename T>
 int64_t rows_per_block(const WinogradGrid& q, int64_t Cin, int64_t Cout) {
   const int64_t per_row = 16 * (Cin + Cout) * q.row_tiles() * int64_t(sizeof(T));
-  return std::clamp<int64_t>(int64_t(3) * 512 * 1024 / per_row, 1, q.KH * q.dH);
+  const int64_t mt = min_gemm_tiles(Cin, Cout);
+  const int64_t rows = std::max(int64_t(3) * 512 * 1024 / per_row, (mt + q.row_tiles() - 1) / q.row_tiles());
+  return std::clamp<int64_t>(rows, 1, q.KH * q.dH);
 }
 
 // f(k0, m) over the tiles [0, n) of a column phase in runs whose length is a
@@ -195,15 +208,45 @@ void conv_bands(const WinogradGrid& q, int64_t Cin, int64_t Cout, const T* D, in
 
 // U (16, Cout, Cin) of one sample's filters w (Cout, Cin, 3, 3); flipped: U
 // (16, Cin, Cout) of the flipped, transposed filters (the input gradient's).
+// 16 filters at a time into a small buffer, then 16 runs of 16 values to U: one
+// value per filter straight to each of the 16 planes of U (1 MiB apart at 512->512)
+// took 10% of a wide layer's forward.
 template <typename T>
 void transform_filters(int64_t Cout, int64_t Cin, const T* w, T* U, bool flipped) {
+  constexpr int64_t blk = 16;
   const int64_t es = Cout * Cin;
-  for (int64_t co = 0; co < Cout; ++co)
+  T buf[16 * blk];
+  auto store = [&](T* dst, int64_t n) {
+    for (int64_t e = 0; e < 16; ++e) std::copy(buf + e * blk, buf + e * blk + n, dst + e * es);
+  };
+  if (!flipped) {
+    for (int64_t co = 0; co < Cout; ++co)
+      for (int64_t c0 = 0; c0 < Cin; c0 += blk) {
+        const int64_t n = std::min(blk, Cin - c0);
+        for (int64_t j = 0; j < n; ++j) winograd_filter(w + (co * Cin + c0 + j) * 9, 1, buf + j, blk);
+        store(U + co * Cin + c0, n);
+      }
+    return;
+  }
+  for (int64_t c0 = 0; c0 < Cout; c0 += blk)
     for (int64_t ci = 0; ci < Cin; ++ci) {
-      const T* g = w + (co * Cin + ci) * 9;
-      if (flipped) winograd_filter(g + 8, -1, U + ci * Cout + co, es);
-      else winograd_filter(g, 1, U + co * Cin + ci, es);
+      const int64_t n = std::min(blk, Cout - c0);
+      for (int64_t j = 0; j < n; ++j) winograd_filter(w + ((c0 + j) * Cin + ci) * 9 + 8, -1, buf + j, blk);
+      store(U + ci * Cout + c0, n);
     }
+}
+
+// dw (Cout * Cin filters of 9) = G^T dU G of dU (16, Cout, Cin), 16 filters at a time
+// (their 16 planes' runs gathered first, as transform_filters scatters them).
+template <typename T>
+void adjoint_filters(int64_t filters, const T* dU, T* dw) {
+  constexpr int64_t blk = 16;
+  T buf[16 * blk];
+  for (int64_t i0 = 0; i0 < filters; i0 += blk) {
+    const int64_t n = std::min(blk, filters - i0);
+    for (int64_t e = 0; e < 16; ++e) std::copy(dU + e * filters + i0, dU + e * filters + i0 + n, buf + e * blk);
+    for (int64_t j = 0; j < n; ++j) winograd_filter_adjoint(buf + j, blk, dw + (i0 + j) * 9);
+  }
 }
 
 }  // namespace winograd_detail
@@ -346,7 +389,7 @@ void winograd_backward(const ConvGeometry& g, const WinogradPlan& p, const T* x,
         }
       }
       T* dst = p.parts > 1 ? partial.data() + item * WK : dw + b * WK;
-      for (int64_t i = 0; i < g.Cout * g.Cin; ++i) winograd_filter_adjoint(dU.data() + i, g.Cout * g.Cin, dst + i * 9);
+      adjoint_filters(g.Cout * g.Cin, dU.data(), dst);
     }
   });
   if (dw && p.parts > 1) {

@@ -1,0 +1,40 @@
+"""Which CPU engine runs a call: :func:`cpu_engine_for`.
+
+The CPU kernels have four engines (Winograd, direct taps, shifted per-tap GEMMs, im2col;
+README, "How the CPU kernel works"). The first call of a shape class in a process decides
+which one runs it, and every later call of that class takes the same one (so results are
+bitwise reproducible within the process):
+
+- by default a fixed rule of the shape (thresholds measured on Intel Sapphire Rapids;
+  ``benchmarks/RESULTS.md``, "Engine choice", for what they give on an AMD EPYC);
+- with ``DYCONV_CPU_AUTOTUNE=1`` by timing every engine that applies on the call's
+  geometry (about twice a call per engine, per thread's share of samples, once per class),
+  like ``torch.backends.cudnn.benchmark``; ``DYCONV_CPU_AUTOTUNE_CACHE=<file>`` keeps the
+  decisions (per CPU) for later processes, which then take the same engines;
+- ``DYCONV_CPU_ENGINE=winograd|direct|shifted|im2col`` forces one wherever it applies.
+
+``DYCONV_LOG_ENGINE=1`` prints each decision to stderr.
+"""
+from __future__ import annotations
+
+import torch
+
+from dyconv._args import conv_params
+
+
+def cpu_engine_for(x, weight, *, stride=1, padding=0, dilation=1) -> str:
+    """The CPU engine that ``dynamic_conv2d(x, weight, ...)`` and ``dynamic_conv_norm_act``
+    run with these arguments in this process: ``"winograd"``, ``"direct"``, ``"shifted"``
+    or ``"im2col"``. ``x`` and ``weight`` are tensors (or their shapes), ``(B, Cin, H, W)``
+    and ``(B, Cout, Cin, kH, kW)``; a float64 ``x`` asks about the float64 kernels. Asking
+    decides for the shape class if no call has yet (with autotuning on: times the engines).
+    """
+    x_size, w_size = (list(t.shape if isinstance(t, torch.Tensor) else t) for t in (x, weight))
+    if len(x_size) != 4 or len(w_size) != 5:
+        raise ValueError(f"cpu_engine_for: expected x (B, Cin, H, W) and weight (B, Cout, Cin, kH, kW), "
+                         f"got sizes {x_size} and {w_size}")
+    stride, padding, dilation, extra = conv_params(tuple(w_size[3:]), stride, padding, dilation)
+    x_size[2] += extra[0]
+    x_size[3] += extra[1]
+    float64 = isinstance(x, torch.Tensor) and x.dtype == torch.float64
+    return torch.ops.dyconv.cpu_engine_for(x_size, w_size, list(stride), list(padding), list(dilation), float64)

@@ -25,7 +25,8 @@ def fit_length(wave, n_samples):
 def features_from_waveform(wave, sample_rate, cfg=FEATURES):
     """Features of a 1-D waveform at ``sample_rate`` (resampled if it differs from the config's).
 
-    Returns float32 (n_mels, n_frames) in [0, 1]; see :class:`~audiodata.config.FeatureConfig`.
+    Returns float32 (n_mels, n_frames) in [0, 1]; see :class:`~audiodata.config.FeatureConfig` (``cfg``: one of
+    ``audiodata.readings.FEATURE_READINGS``; the default is the log-Mel reading).
     """
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim != 1:
@@ -38,11 +39,20 @@ def features_from_waveform(wave, sample_rate, cfg=FEATURES):
     mel = mel_filterbank(cfg) @ spec[:, :cfg.n_frames]
     if not np.any(mel > 0):
         return np.zeros((cfg.n_mels, cfg.n_frames), dtype=np.float32)
-    db = librosa.amplitude_to_db(mel, ref=np.max, amin=cfg.amin, top_db=cfg.top_db)
-    lo, hi = db.min(), db.max()
+    if cfg.compression == "log":
+        mel = librosa.amplitude_to_db(mel, ref=np.max, amin=cfg.amin, top_db=cfg.top_db)
+    elif cfg.compression != "none":
+        raise ValueError(f"compression: expected 'log' or 'none', got {cfg.compression!r}")
+    return min_max(mel)
+
+
+def min_max(x):
+    """``x`` scaled to [0, 1] by its own minimum and maximum, as float32 (all zeros when it is constant)."""
+    x = np.asarray(x)
+    lo, hi = x.min(), x.max()
     if hi - lo <= 0:
-        return np.zeros_like(db, dtype=np.float32)
-    return ((db - lo) / (hi - lo)).astype(np.float32)
+        return np.zeros_like(x, dtype=np.float32)
+    return ((x - lo) / (hi - lo)).astype(np.float32)
 
 
 def features_from_file(path, cfg=FEATURES):

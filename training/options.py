@@ -58,6 +58,7 @@ class Options:
     features: str = "logmel"
     snr_reference: str = "clip"
     patience: int | None = None  # enhancer stages: stop after this many epochs without a better dev accuracy
+    data_seed: int | None = None  # synthetic set: the seed of its clips (None: the first seed)
 
 
 def parser(prog: str = "train.py") -> argparse.ArgumentParser:
@@ -255,6 +256,10 @@ def _protocol_arguments(p: argparse.ArgumentParser) -> None:
                    help="repeat the run per seed (data order, initial weights, noise offsets; the synthetic set "
                    "keeps the first seed's clips so all seeds see the same data) and report mean ± std per cell "
                    "and summary.md (each enhancer against CNN-FC, paired, 95%% interval); replaces --seed")
+    p.add_argument("--data-seed", type=int, metavar="N",
+                   help="synthetic set only: the seed of its clips (default: the first of --seeds, or --seed); "
+                   "`--seed 1 --data-seed 0` is the seed-1 part of `--seeds 0,1,2`, so seeds can run as separate "
+                   "processes and be summarised with experiments/summarize_seeds.py")
     p.add_argument("--noises", metavar="NAME,NAME,...|paper",
                    help="the noises to evaluate, in this order (names are file stems in --noise-dir, any case); "
                    "paper = the paper's seven resolved against the folder; default: every noise found "
@@ -280,7 +285,12 @@ def _protocol_options(a) -> dict:
             raise UsageError(f"--noises: expected distinct names separated by commas, got {a.noises!r}")
         noises = "paper" if names == ["paper"] else tuple(names)
     figure = None if a.figure_noise is None else a.figure_noise.strip().lower()
-    return {"protocol": a.protocol, "seeds": seeds, "noises": noises, "figure_noise": figure}
+    if a.data_seed is not None:
+        if a.data_seed < 0:
+            raise UsageError(f"--data-seed must be >= 0, got {a.data_seed}")
+        if a.data_root is not None:
+            raise UsageError("--data-seed applies to the built-in synthetic set only, not with --data-root")
+    return {"protocol": a.protocol, "seeds": seeds, "noises": noises, "figure_noise": figure, "data_seed": a.data_seed}
 
 
 def epochs_of(opts: Options, stage: str) -> int:

@@ -211,7 +211,8 @@ def _load_data(opts: Options, part: Part, d: Dist, log: Log):
             try:
                 splits = audiodata.load_splits(
                     opts.data_root, noise_dir=opts.noise_dir, noises=opts.noises, cache_dir=opts.cache_dir,
-                    seed=part.seed, data_seed=opts.seeds[0], test_fold=part.fold, dev_fold=part.dev_fold,
+                    seed=part.seed, data_seed=opts.seeds[0] if opts.data_seed is None else opts.data_seed,
+                    test_fold=part.fold, dev_fold=part.dev_fold,
                     clips_per_class=opts.clips_per_class, workers=opts.workers, progress=d.is_main,
                     features=opts.features, snr_reference=opts.snr_reference)
                 _figure_noise(opts, splits.noise_names)  # a usage error before the noisy sets are extracted

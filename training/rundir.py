@@ -14,10 +14,10 @@ CONFIG = "config.json"
 RESUME_KEYS = ("method", "config", "classifier_epochs", "enhancer_epochs", "batch_size", "lr", "seed", "data_root",
                "noise_dir", "clips_per_class", "world_size", "amp",
                "protocol", "seeds", "noises", "train_noise", "train_snr", "train_noise_classifier",
-               "features", "snr_reference", "patience")
+               "features", "snr_reference", "patience", "data_seed")
 
 # what a config.json written before issue 21 (no such keys) ran with
-BEFORE_READINGS = {"features": "logmel", "snr_reference": "clip", "patience": None}
+BEFORE_READINGS = {"features": "logmel", "snr_reference": "clip", "patience": None, "data_seed": None}
 
 
 def default_out(method: str) -> str:
@@ -41,6 +41,7 @@ def run_config(opts: Options, world_size: int) -> dict:
             "train_noise": list(opts.train_noise), "train_snr": list(opts.train_snr),
             "train_noise_classifier": opts.train_noise_classifier,
             "features": opts.features, "snr_reference": opts.snr_reference, "patience": opts.patience,
+            "data_seed": opts.data_seed,
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}}
 
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from .config import FEATURES
 from .io import read_audio, resample
+from .readings import feature_config
 
 
 @lru_cache(maxsize=4)
@@ -22,12 +23,13 @@ def fit_length(wave, n_samples):
     return np.pad(wave, (0, n_samples - wave.shape[0]))
 
 
-def features_from_waveform(wave, sample_rate, cfg=FEATURES):
+def features_from_waveform(wave, sample_rate, cfg=None):
     """Features of a 1-D waveform at ``sample_rate`` (resampled if it differs from the config's).
 
     Returns float32 (n_mels, n_frames) in [0, 1]; see :class:`~audiodata.config.FeatureConfig` (``cfg``: one of
-    ``audiodata.readings.FEATURE_READINGS``; the default is the log-Mel reading).
+    ``audiodata.readings.FEATURE_READINGS``; None = the default reading, ``audiodata.readings.DEFAULT_FEATURES``).
     """
+    cfg = feature_config(None) if cfg is None else cfg
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim != 1:
         raise ValueError(f"waveform: expected a 1-D array, got shape {wave.shape}")
@@ -55,6 +57,7 @@ def min_max(x):
     return ((x - lo) / (hi - lo)).astype(np.float32)
 
 
-def features_from_file(path, cfg=FEATURES):
-    """Features of one audio file (any encoding soundfile reads, any rate, mono or multichannel)."""
+def features_from_file(path, cfg=None):
+    """Features of one audio file (any encoding soundfile reads, any rate, mono or multichannel); ``cfg`` as in
+    :func:`features_from_waveform`."""
     return features_from_waveform(read_audio(path, cfg.sample_rate), cfg.sample_rate, cfg)

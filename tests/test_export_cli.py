@@ -46,7 +46,7 @@ def test_package_loads_with_torch_and_dyconv_only(package, tmp_path):
         meta = model.get_metadata()
         assert meta["dyconv.method"] == "sfe" and meta["dyconv.n_frames"] == "248", meta
         assert meta["dyconv.features"] == {audiodata.feature_reading(None)!r}, meta
-        assert meta["dyconv.snr_reference"] == "clip", meta
+        assert meta["dyconv.snr_reference"] == {audiodata.readings.DEFAULT_SNR_REFERENCE!r}, meta
         for batch in (1, 5):
             logits = model(torch.rand(batch, 1, 40, 248))
             assert logits.shape == (batch, 10), logits.shape

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from audiodata.readings import DEFAULT_FEATURES, MEL
+from audiodata.readings import DEFAULT_FEATURES, DEFAULT_SNR_REFERENCE, MEL
 from training import calibration_rule, checkpoint, options, rundir
 from training.errors import UsageError
 from training.loop import stops_early, train_stage
@@ -20,7 +20,7 @@ def _parse(*argv):
 
 
 def test_reading_flags_are_recorded_and_resume_needs_the_same(tmp_path):
-    assert (_parse().features, _parse().snr_reference) == (DEFAULT_FEATURES, "clip")
+    assert (_parse().features, _parse().snr_reference) == (DEFAULT_FEATURES, DEFAULT_SNR_REFERENCE)
     opts = _parse("--features", "mel", "--snr-reference", "segment")
     assert (opts.features, opts.snr_reference) == (MEL, "segment")  # "mel" is recorded by its full name
     config = rundir.run_config(opts, world_size=1)
@@ -31,7 +31,7 @@ def test_reading_flags_are_recorded_and_resume_needs_the_same(tmp_path):
     with pytest.raises(UsageError, match=f"features = '{MEL}', this command 'logmel'"):
         rundir.check(out, rundir.run_config(_parse("--features", "logmel", "--snr-reference", "segment"), 1), True)
     with pytest.raises(UsageError, match="snr_reference = 'segment', this command 'clip'"):
-        rundir.check(out, rundir.run_config(_parse("--features", "mel"), 1), True)
+        rundir.check(out, rundir.run_config(_parse("--features", "mel", "--snr-reference", "clip"), 1), True)
     # a run folder from before the readings existed ran log-Mel with the clip SNR and no early stopping
     old = {k: v for k, v in config.items() if k not in ("features", "snr_reference", "patience")}
     (out / "config.json").write_text(json.dumps(old))

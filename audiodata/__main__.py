@@ -5,6 +5,7 @@ import sys
 import time
 
 from . import SNRS_DB, load_splits
+from .readings import DEFAULT_FEATURES, DEFAULT_SNR_REFERENCE, FEATURE_READINGS, MEL, SNR_REFERENCES
 
 
 def _mb(n_bytes):
@@ -14,7 +15,7 @@ def _mb(n_bytes):
 def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m audiodata",
-        description="Extract the paper's 40x248 log-Mel features of a dataset into the feature cache "
+        description="Extract the paper's 40x248 Mel features (the reading --features names) of a dataset into the feature cache "
                     "(clean folds 1-10, then the test fold mixed with every noise at every SNR) and print a "
                     "summary. A second run finds everything cached and returns at once.")
     p.add_argument("--data-root", default=None,
@@ -37,6 +38,17 @@ def main(argv=None):
     p.add_argument("--clips-per-class", type=int, default=None,
                    help="synthetic set only: clips per class per fold (default: the package default)")
     p.add_argument("--workers", type=int, default=2, help="extraction processes (default 2)")
+    p.add_argument("--features", default=None, choices=["mel", *FEATURE_READINGS],
+                   help=f"feature reading: logmel (20*log10, 80 dB floor, then min-max), mel-magnitude / mel-power "
+                        f"(the Mel filterbank output of |STFT| / |STFT|^2, min-max, no logarithm: the paper's words), "
+                        f"mel (= {MEL}, the calibration's choice, docs/readings.md); default {DEFAULT_FEATURES}")
+    p.add_argument("--snr-reference", default=None, choices=SNR_REFERENCES,
+                   help="what a noisy clip's SNR is measured over: clip (its own unpadded samples; the noise is added "
+                        "to them only) or segment (the 4 s zero-padded segment, noise over all of it); default "
+                        f"{DEFAULT_SNR_REFERENCE}")
+    p.add_argument("--dev-noisy", action="store_true",
+                   help="also extract the dev fold mixed with the built-in training noises at every SNR (the sets "
+                        "the calibration of docs/readings.md evaluates on)")
     p.add_argument("--clean-only", action="store_true", help="skip the noisy test sets")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -44,7 +56,8 @@ def main(argv=None):
         t0 = time.perf_counter()
         splits = load_splits(args.data_root, noise_dir=args.noise_dir, noises=args.noises, cache_dir=args.cache_dir,
                              seed=args.seed, data_seed=args.data_seed, test_fold=args.test_fold,
-                             dev_fold=args.dev_fold, clips_per_class=args.clips_per_class, workers=args.workers)
+                             dev_fold=args.dev_fold, clips_per_class=args.clips_per_class, workers=args.workers,
+                             features=args.features, snr_reference=args.snr_reference)
         t1 = time.perf_counter()
         print(splits.describe())
         print(f"clean features: {t1 - t0:.1f} s; fingerprint {splits.fingerprint}; "
@@ -56,6 +69,14 @@ def main(argv=None):
             print(f"noisy test sets: {len(splits.noise_names)} noises x {len(SNRS_DB)} SNRs, "
                   f"{time.perf_counter() - t1:.1f} s; {_mb(splits.noisy_bytes())} on disk for test fold "
                   f"{splits.test_fold}, seed {splits.seed}")
+        if args.dev_noisy:
+            from .train_noise import TRAIN_NOISE_TYPES
+            t2 = time.perf_counter()
+            for name in TRAIN_NOISE_TYPES:
+                for snr in SNRS_DB:
+                    splits.noisy_dev(name, snr)
+            print(f"noisy dev sets (training noises): {len(TRAIN_NOISE_TYPES)} noises x {len(SNRS_DB)} SNRs, "
+                  f"{time.perf_counter() - t2:.1f} s")
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -22,7 +22,7 @@ ALL_FOLDS = TRAIN_FOLDS + DEV_FOLDS + TEST_FOLDS
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """The paper's log-Mel features.
+    """One reading of the paper's Mel features (``audiodata.readings`` names them).
 
     Framing: the clip is zero padded or cut to ``n_samples`` (4 s at 16 kHz); frames are taken
     *uncentered* (no padding at the ends), which gives ``1 + (64000 - 512) // 256 = 249`` frames;
@@ -32,6 +32,10 @@ class FeatureConfig:
     ``20*log10`` compression relative to the clip's maximum, floored ``top_db`` below it (this keeps
     the zero padding from dominating the range), then per-clip min-max normalization to [0, 1].
     A clip that is silent everywhere gives all zeros.
+
+    ``compression``: ``"log"`` (the dB step above; the log-Mel reading) or ``"none"`` (the paper's words:
+    the filterbank output itself, min-max normalized per clip; ``amin`` and ``top_db`` are then unused).
+    ``power``: 1 for the magnitude |STFT|, 2 for the power |STFT|^2.
     """
 
     sample_rate: int = 16000
@@ -47,9 +51,15 @@ class FeatureConfig:
     power: float = 1.0
     amin: float = 1e-5
     top_db: float = 80.0
+    compression: str = "log"
 
     def as_dict(self):
-        return asdict(self)
+        """The parameters (hashed into the cache key). ``compression`` is left out when it is ``"log"``, so the
+        log-Mel reading keeps the cache key it had before there were other readings."""
+        d = asdict(self)
+        if d["compression"] == "log":
+            del d["compression"]
+        return d
 
 
 FEATURES = FeatureConfig()

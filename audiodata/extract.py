@@ -3,6 +3,7 @@
 Clean features: one (n_mels, n_frames) array per clip. Noisy features: each clip mixed with each
 noise recording at each of several SNRs (one waveform read or generation per clip for all of them).
 """
+import functools
 import multiprocessing
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -12,20 +13,20 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .config import FEATURES
-from .features import features_from_waveform
+from .features import features_from_waveform, fit_length
 from .io import AudioReadError
 from .mixing import measured_snr, mix_at_snr, segment_at, segment_offset
 
 _NOISE = {}  # per worker: the noise recordings and mixing settings of a noisy extraction
 
 
-def clean_features(clip):
-    """(features, None) or (None, reason) for a clip that cannot be read."""
+def clean_features(clip, cfg=FEATURES):
+    """(features, None) or (None, reason) for a clip that cannot be read; ``cfg``: the feature reading."""
     try:
         wave = clip.waveform(FEATURES.sample_rate)
     except AudioReadError as e:
         return None, e.reason
-    return features_from_waveform(wave, FEATURES.sample_rate), None
+    return features_from_waveform(wave, FEATURES.sample_rate, cfg), None
 
 
 def noise_rng(seed, noise_name, clip_index):
@@ -33,8 +34,9 @@ def noise_rng(seed, noise_name, clip_index):
     return np.random.default_rng([int(seed), zlib.crc32(noise_name.encode()), int(clip_index)])
 
 
-def _set_noises(recordings, snrs, seed, part, with_features):
-    _NOISE.update(recordings=dict(recordings), snrs=tuple(snrs), seed=seed, part=part, with_features=with_features)
+def _set_noises(recordings, snrs, seed, part, with_features, cfg, reference):
+    _NOISE.update(recordings=dict(recordings), snrs=tuple(snrs), seed=seed, part=part, with_features=with_features,
+                  cfg=cfg, reference=reference)
 
 
 class NoisyClip:
@@ -48,8 +50,20 @@ class NoisyClip:
         self.n_samples, self.reason = n_samples, reason
 
 
-def mix_clip(wave, recording, offset, snr_db, part="test"):
-    """The clip mixed with the recording's segment at ``offset`` at ``snr_db``: (mixture, measured SNR)."""
+def reference_wave(wave, reference="clip"):
+    """What noise is added to and the SNR measured over: the clip's own samples (``"clip"``), or the clip zero
+    padded or cut to the 4 s segment the features see (``"segment"``)."""
+    if reference == "segment":
+        return fit_length(wave, FEATURES.n_samples)
+    if reference != "clip":
+        raise ValueError(f"snr_reference: expected 'clip' or 'segment', got {reference!r}")
+    return wave
+
+
+def mix_clip(wave, recording, offset, snr_db, part="test", reference="clip"):
+    """The clip mixed with the recording's segment at ``offset`` at ``snr_db``, the SNR measured over
+    ``reference`` (see :func:`reference_wave`): (mixture, measured SNR)."""
+    wave = reference_wave(wave, reference)
     mixture = mix_at_snr(wave, segment_at(recording, offset, wave.shape[0], part), snr_db)
     return mixture, measured_snr(wave, mixture)
 
@@ -65,13 +79,14 @@ def noisy_features(indexed_clip):
     shape = (len(_NOISE["recordings"]), len(_NOISE["snrs"]))
     out = np.empty(shape + (FEATURES.n_mels, FEATURES.n_frames), np.float32) if _NOISE["with_features"] else None
     offsets, measured = np.empty(shape[0], np.int64), np.empty(shape, np.float64)
+    reference, n_mixed = _NOISE["reference"], reference_wave(wave, _NOISE["reference"]).shape[0]
     for i, (name, recording) in enumerate(_NOISE["recordings"].items()):
         rng = noise_rng(_NOISE["seed"], name, index)
-        offsets[i] = segment_offset(recording.shape[0], wave.shape[0], rng, _NOISE["part"])
+        offsets[i] = segment_offset(recording.shape[0], n_mixed, rng, _NOISE["part"])
         for j, snr in enumerate(_NOISE["snrs"]):
-            mixture, measured[i, j] = mix_clip(wave, recording, offsets[i], snr, _NOISE["part"])
+            mixture, measured[i, j] = mix_clip(wave, recording, offsets[i], snr, _NOISE["part"], reference)
             if out is not None:
-                out[i, j] = features_from_waveform(mixture, FEATURES.sample_rate)
+                out[i, j] = features_from_waveform(mixture, FEATURES.sample_rate, _NOISE["cfg"])
     return NoisyClip(out, offsets, measured, wave.shape[0])
 
 
@@ -108,15 +123,18 @@ def run(fn, items, *, workers=2, progress=True, desc="features", initializer=Non
                 bar.update()
 
 
-def extract_clean(clips, *, workers=2, progress=True):
-    """[(features or None, skip reason or None)] for the clips."""
-    return list(run(clean_features, clips, workers=workers, progress=progress, desc="clean features"))
+def extract_clean(clips, *, cfg=FEATURES, workers=2, progress=True):
+    """[(features or None, skip reason or None)] for the clips, features of the reading ``cfg``."""
+    return list(run(functools.partial(clean_features, cfg=cfg), clips, workers=workers, progress=progress,
+                    desc="clean features"))
 
 
-def extract_noisy(clips, recordings, snrs, seed, *, part="test", with_features=True, workers=2, progress=True):
+def extract_noisy(clips, recordings, snrs, seed, *, part="test", with_features=True, cfg=FEATURES, reference="clip",
+                  workers=2, progress=True):
     """Iterator over the clips of :class:`NoisyClip` (``recordings``: {name: waveform}); the clip's index in
-    ``clips`` and ``seed`` pick its noise offsets. ``with_features=False`` only mixes and measures."""
+    ``clips`` and ``seed`` pick its noise offsets. ``with_features=False`` only mixes and measures. ``cfg``: the
+    feature reading; ``reference``: the SNR reference (:func:`reference_wave`)."""
     what = "noisy mixtures" if with_features else "mixing manifest"
     return run(noisy_features, list(enumerate(clips)), workers=workers, progress=progress,
                desc=f"{what} ({len(recordings)} noises x {len(snrs)} SNRs)", initializer=_set_noises,
-               initargs=(recordings, snrs, seed, part, with_features))
+               initargs=(recordings, snrs, seed, part, with_features, cfg, reference))

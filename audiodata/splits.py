@@ -11,6 +11,8 @@ from .datasets import FeatureDataset
 from .folds import fold_split
 from .mixing import check_snr
 from .noise import NoiseBank
+from . import readings
+from .readings import feature_config
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +59,15 @@ class Splits:
     ``test_fold``, ``dev_fold``, ``train_folds``, ``seed`` (the noise offsets' seed), ``noises`` (the
     :class:`~audiodata.NoiseBank`, every recording available), ``noise_names`` (the noises in use, lower-case,
     in use order), ``test_clips`` (the test fold's clips, in ``test``'s order), ``skipped`` ((file, reason) of
-    every clip left out), ``fingerprint`` (identifies the data, the folds and the seed: what a model trained
-    on ``train`` depends on), ``cache_folder``.
+    every clip left out), ``fingerprint`` (identifies the data, the feature reading, the folds and the seed: what
+    a model trained on ``train`` depends on), ``cache_folder``, ``features`` (the feature reading's name) and
+    ``feature_config`` (its parameters), ``snr_reference`` (``clip`` or ``segment``: what the SNR of a noisy set
+    is measured over; it changes no clean feature, so it is not in ``fingerprint``, but the noisy sets of each
+    reference live in their own folders).
+
+    Two families of noisy sets: :meth:`noisy_test` (the test fold with the test noises: evaluation only) and
+    :meth:`noisy_dev` (the dev fold with the built-in *training* noises, which are never test noises: for
+    choosing things on dev, e.g. the calibration of docs/readings.md).
 
     Disk: the clean features of all ten folds are one file shared by every split and seed. The noisy test
     sets of one (test fold, seed) are float32 .npy files, 35 x 39,680 bytes per test clip for 7 noises x 5
@@ -67,7 +76,7 @@ class Splits:
     """
 
     def __init__(self, *, description, clips, features, labels, ok, skipped, noises, noise_names, folder,
-                 fingerprint, seed, folds, workers, progress):
+                 fingerprint, seed, folds, workers, progress, reading="logmel", reference="clip", cache_dir=None):
         self.class_names = list(CLASS_NAMES)
         self.fingerprint = fingerprint
         self.skipped = list(skipped)
@@ -77,11 +86,14 @@ class Splits:
         self.test_fold, self.dev_fold, self.train_folds = folds
         self._description = description
         self.cache_folder = folder
+        self.features, self.feature_config, self.snr_reference = reading, feature_config(reading), reference
+        self._cache_dir = cache_dir
         self._workers = workers
         self._progress = progress
         kept = [c for c, good in zip(clips, ok) if good]
         fold_of = np.array([c.fold for c in kept], dtype=np.int64)
         self.test_clips = [c for c in kept if c.fold == self.test_fold]
+        self.dev_clips = [c for c in kept if c.fold == self.dev_fold]  # for the dev sets with training noises
         self.train_clips = [c for c in kept if c.fold in self.train_folds]  # for noisy training copies
 
         def subset(fold_set):
@@ -92,23 +104,28 @@ class Splits:
                                            subset([self.test_fold]))
 
     def describe(self):
-        return (f"{self._description}: train {len(self.train)}, dev {len(self.dev)}, test {len(self.test)} clips "
+        return (f"{self._description}, {self.features} features, SNR over the {self.snr_reference}: "
+                f"train {len(self.train)}, dev {len(self.dev)}, test {len(self.test)} clips "
                 f"(folds {_folds_text(self.train_folds)} / {self.dev_fold} / {self.test_fold}); "
                 f"{len(self.skipped)} file(s) skipped; {self.noises.describe()} ({', '.join(self.noise_names)}); "
                 f"cache {self.cache_folder}")
 
     # --- noisy test sets -------------------------------------------------------------------------------
 
-    def _noisy_folder(self):
-        # the paper's test fold keeps the folder name it always had, so existing caches are reused
+    def _noisy_folder(self, family="test"):
+        # the paper's test fold with the clip SNR keeps the folder name it always had, so existing caches are reused
+        ref = "" if self.snr_reference == "clip" else f"-{self.snr_reference}"
+        if family == "dev":
+            return self.cache_folder / f"noisy-dev{self.dev_fold}-train-noises-seed{self.seed}{ref}"
         tag = "" if self.test_fold == TEST_FOLDS[0] else f"fold{self.test_fold}-"
-        return self.cache_folder / f"noisy-{tag}seed{self.seed}"
+        return self.cache_folder / f"noisy-{tag}seed{self.seed}{ref}"
 
-    def _noisy_path(self, noise, snr, suffix=".npy"):
-        return self._noisy_folder() / f"{noise}-{self.noises.fingerprint(noise)}" / f"snr{snr:+.2f}{suffix}"
+    def _noisy_path(self, noise, snr, suffix=".npy", family="test"):
+        fingerprint = self.noises.fingerprint(noise) if family == "test" else _train_noise_key()
+        return self._noisy_folder(family) / f"{noise}-{fingerprint}" / f"snr{snr:+.2f}{suffix}"
 
-    def _mix_path(self, noise, snr):
-        return self._noisy_path(noise, snr, ".mix.npz")
+    def _mix_path(self, noise, snr, family="test"):
+        return self._noisy_path(noise, snr, ".mix.npz", family)
 
     def _check_noise(self, noise):
         name = self.noises.check(noise)
@@ -126,6 +143,22 @@ class Splits:
             self._extract_noisy(sorted({snr, *map(float, SNRS_DB)}, reverse=True), with_features=True)
         return FeatureDataset(np.load(path), self.test.labels.numpy(), self.test.names)
 
+    def noisy_dev(self, noise, snr_db):
+        """The dev fold mixed with the built-in *training* noise ``noise`` (one of
+        ``audiodata.train_noise.TRAIN_NOISE_TYPES``, never a test noise) at ``snr_db``, from the half of the
+        recording that multi-condition training does not draw from, with seeded offsets like the test sets and
+        this split's SNR reference. For choices made on dev (no test clip, no test noise). Cached; the first
+        request extracts every training noise at every SNR of SNRS_DB (and ``snr_db``)."""
+        from .train_noise import TRAIN_NOISE_TYPES
+        snr = check_snr(snr_db)
+        name = str(noise).strip().lower()
+        if name not in TRAIN_NOISE_TYPES:
+            raise ValueError(f"noise: expected one of the training noises {', '.join(TRAIN_NOISE_TYPES)}, got {noise!r}")
+        path = self._noisy_path(name, snr, family="dev")
+        if not path.is_file():
+            self._extract_noisy(sorted({snr, *map(float, SNRS_DB)}, reverse=True), with_features=True, family="dev")
+        return FeatureDataset(np.load(path), self.dev.labels.numpy(), self.dev.names)
+
     def mixtures(self, noise, snr_db):
         """The mixing manifest of ``noisy_test(noise, snr_db)``: one dict per test clip with the fields of
         :data:`audiodata.manifest.FIELDS` (seed, test fold, noise, noise file and fingerprint, SNR, clip,
@@ -140,7 +173,8 @@ class Splits:
         arrays = cache.load_arrays(path)
         return manifest.rows(seed=self.seed, test_fold=self.test_fold, noise=name, noise_file=self.noises.source(name),
                              noise_fingerprint=self.noises.fingerprint(name), snr_db=snr, clips=self.test_clips,
-                             offsets=arrays["offsets"], n_samples=arrays["n_samples"], measured=arrays["measured"])
+                             offsets=arrays["offsets"], n_samples=arrays["n_samples"], measured=arrays["measured"],
+                             reference=self.snr_reference)
 
     def noisy_bytes(self):
         """Bytes the noisy test sets of this test fold and seed take on disk now (all noises ever extracted)."""
@@ -159,25 +193,33 @@ class Splits:
             path.unlink(missing_ok=True)
         return freed
 
-    def _extract_noisy(self, snrs, with_features):
+    def _extract_noisy(self, snrs, with_features, family="test"):
         def missing(n, s):
-            return not (self._noisy_path(n, s).is_file() if with_features else self._mix_path(n, s).is_file())
+            return not (self._noisy_path(n, s, family=family).is_file() if with_features else
+                        self._mix_path(n, s, family).is_file())
 
-        names = [n for n in self.noise_names if any(missing(n, s) for s in snrs)]
-        recordings = {n: self.noises.recording(n) for n in names}
-        n_clips = len(self.test_clips)
+        if family == "dev":
+            from .train_noise import TRAIN_NOISE_TYPES, train_noise_recording
+            clips, all_names, recording = self.dev_clips, TRAIN_NOISE_TYPES, (
+                lambda n: train_noise_recording(n, self._cache_dir))
+        else:
+            clips, all_names, recording = self.test_clips, self.noise_names, self.noises.recording
+        names = [n for n in all_names if any(missing(n, s) for s in snrs)]
+        recordings = {n: recording(n) for n in names}
+        n_clips = len(clips)
         shape = (n_clips, FEATURES.n_mels, FEATURES.n_frames)
-        outputs = {(n, s): cache.NpyWriter(self._noisy_path(n, s), shape)
+        outputs = {(n, s): cache.NpyWriter(self._noisy_path(n, s, family=family), shape)
                    for n in names for s in snrs} if with_features else {}
         offsets = np.zeros((len(names), n_clips), np.int64)
         n_samples = np.zeros(n_clips, np.int64)
         measured = np.zeros((len(names), len(snrs), n_clips), np.float64)
-        results = extract.extract_noisy(self.test_clips, recordings, snrs, self.seed, part="test",
-                                        with_features=with_features, workers=self._workers, progress=self._progress)
+        results = extract.extract_noisy(clips, recordings, snrs, self.seed, part="test", with_features=with_features,
+                                        cfg=self.feature_config, reference=self.snr_reference,
+                                        workers=self._workers, progress=self._progress)
         try:
-            for k, (clip, r) in enumerate(zip(self.test_clips, results)):
+            for k, (clip, r) in enumerate(zip(clips, results)):
                 if r.reason is not None:
-                    raise RuntimeError(f"test clip {clip.name} became unreadable since its features were "
+                    raise RuntimeError(f"{family} clip {clip.name} became unreadable since its features were "
                                        f"cached ({r.reason}); delete {self.cache_folder} and rerun")
                 offsets[:, k], measured[:, :, k], n_samples[k] = r.offsets, r.measured, r.n_samples
                 if with_features:
@@ -190,14 +232,15 @@ class Splits:
             raise
         for i, n in enumerate(names):
             for j, s in enumerate(snrs):
-                cache.save_arrays(self._mix_path(n, s), offsets=offsets[i], n_samples=n_samples,
+                cache.save_arrays(self._mix_path(n, s, family), offsets=offsets[i], n_samples=n_samples,
                                   measured=measured[i, j])
         for writer in outputs.values():
             writer.commit()
 
 
 def load_splits(data_root=None, *, noise_dir=None, noises=None, cache_dir=None, seed=0, data_seed=None,
-                test_fold=10, dev_fold=None, clips_per_class=None, workers=2, progress=True):
+                test_fold=10, dev_fold=None, clips_per_class=None, workers=2, progress=True, features=None,
+                snr_reference=None):
     """The dataset as :class:`Splits`. ``data_root=None`` uses the built-in synthetic set.
 
     - ``noise_dir``: a folder of noise recordings (every audio or MATLAB .mat file in it, named by its stem
@@ -211,6 +254,9 @@ def load_splits(data_root=None, *, noise_dir=None, noises=None, cache_dir=None, 
       ``data_seed`` is ignored for UrbanSound8K, whose clips are what they are.
     - ``test_fold`` 1-10 and ``dev_fold`` (default ``test_fold - 1``, 10 for test fold 1); train is the other
       eight folds. The defaults (10, 9) are the paper's split.
+    - ``features``: the feature reading (``"logmel"``, ``"mel"``, ``"mel-magnitude"``, ``"mel-power"``; None = the
+      default, ``audiodata.readings.DEFAULT_FEATURES``) and ``snr_reference`` (``"clip"`` or ``"segment"``; None =
+      the default): see :mod:`audiodata.readings`. Each reading has its own cache folder.
 
     Features are cached under ``cache_dir`` (default $DYCONV_CACHE or ~/.cache/dyconv) in a folder keyed by
     the data source, file list and feature parameters; the clean features of all folds are extracted once
@@ -219,6 +265,8 @@ def load_splits(data_root=None, *, noise_dir=None, noises=None, cache_dir=None, 
     skipped, each logged with its reason, and counted in a warning and in ``describe()``.
     """
     folds = fold_split(test_fold, dev_fold)
+    reading, reference = readings.feature_reading(features), readings.snr_reference(snr_reference)
+    cfg = feature_config(reading)
     bank = NoiseBank(noise_dir, cache_dir)
     noise_names = bank.select(noises)
     bank.validate(noise_names)  # a noise file that cannot be used fails now, not after the clean extraction
@@ -226,7 +274,7 @@ def load_splits(data_root=None, *, noise_dir=None, noises=None, cache_dir=None, 
     description, clips, missing, source_key = _source(data_root, int(data_seed), clips_per_class)
     # clean features do not depend on the seed beyond the clip list (which has it for synthetic data),
     # so UrbanSound8K is extracted once for all seeds and folds; the noisy sets live under a per-seed folder
-    features_key = cache.digest([cache.CACHE_VERSION, source_key, FEATURES.as_dict()])
+    features_key = cache.digest([cache.CACHE_VERSION, source_key, cfg.as_dict()])
     fingerprint = cache.digest([features_key, int(seed)] + ([] if folds == fold_split() else [list(folds[:2])]))
     folder = cache.cache_root(cache_dir) / features_key
     clean_path, skipped_path = folder / "clean.npz", folder / "skipped.json"
@@ -234,7 +282,7 @@ def load_splits(data_root=None, *, noise_dir=None, noises=None, cache_dir=None, 
         arrays = cache.load_arrays(clean_path)
         skipped = [tuple(s) for s in cache.load_json(skipped_path)]
     else:
-        results = extract.extract_clean(clips, workers=workers, progress=progress)
+        results = extract.extract_clean(clips, cfg=cfg, workers=workers, progress=progress)
         ok = np.array([r is not None for r, _ in results], dtype=bool)
         feats = [r for r, _ in results if r is not None]
         arrays = {"features": np.stack(feats) if feats else
@@ -248,4 +296,10 @@ def load_splits(data_root=None, *, noise_dir=None, noises=None, cache_dir=None, 
         raise RuntimeError(f"feature cache {folder} does not match the clip list; delete it and rerun")
     return Splits(description=description, clips=clips, features=arrays["features"], labels=arrays["labels"],
                   ok=arrays["ok"], skipped=skipped, noises=bank, noise_names=noise_names, folder=folder,
-                  fingerprint=fingerprint, seed=seed, folds=folds, workers=workers, progress=progress)
+                  fingerprint=fingerprint, seed=seed, folds=folds, workers=workers, progress=progress,
+                  reading=reading, reference=reference, cache_dir=cache_dir)
+
+
+def _train_noise_key():
+    from .train_noise import TRAIN_NOISE_SEED, TRAIN_NOISE_VERSION
+    return cache.digest([TRAIN_NOISE_VERSION, TRAIN_NOISE_SEED], 8)

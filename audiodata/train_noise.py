@@ -13,6 +13,7 @@ from .config import FEATURES, NOISE_TYPES
 from .datasets import FeatureDataset
 from .features import features_from_waveform
 from .io import AudioReadError
+from .extract import reference_wave
 from .mixing import check_snr, mix_at_snr, noise_segment
 from .synthetic.train_noises import TRAIN_NOISES
 
@@ -69,8 +70,9 @@ def mixture_plan(seed, clip_index, copy, names, snr_range):
     return name, float(rng.uniform(*snr_range)), rng
 
 
-def _set_mix(recordings, names, snr_range, seed, copies):
-    _MIX.update(recordings=recordings, names=names, snr_range=snr_range, seed=seed, copies=copies)
+def _set_mix(recordings, names, snr_range, seed, copies, cfg=FEATURES, reference="clip"):
+    _MIX.update(recordings=recordings, names=names, snr_range=snr_range, seed=seed, copies=copies, cfg=cfg,
+                reference=reference)
 
 
 def _noisy_copies(indexed_clip):
@@ -79,20 +81,23 @@ def _noisy_copies(indexed_clip):
         wave = clip.waveform(FEATURES.sample_rate)
     except AudioReadError as e:
         return None, e.reason
+    wave = reference_wave(wave, _MIX["reference"])
     out = np.empty((_MIX["copies"], FEATURES.n_mels, FEATURES.n_frames), np.float32)
     for k in range(_MIX["copies"]):
         name, snr, rng = mixture_plan(_MIX["seed"], index, k, _MIX["names"], _MIX["snr_range"])
         seg = noise_segment(_MIX["recordings"][name], wave.shape[0], rng, part="train")
-        out[k] = features_from_waveform(mix_at_snr(wave, seg, snr), FEATURES.sample_rate)
+        out[k] = features_from_waveform(mix_at_snr(wave, seg, snr), FEATURES.sample_rate, _MIX["cfg"])
     return out, None
 
 
 def noisy_train_set(splits, names, snr_range=DEFAULT_SNR_RANGE, copies=1, *, cache_dir=None, workers=2,
                     progress=True):
     """``copies`` noisy versions of every training clip of ``splits`` (a FeatureDataset of
-    ``copies * len(splits.train)`` items, copy-major, the training labels repeated); cached."""
+    ``copies * len(splits.train)`` items, copy-major, the training labels repeated), in the split's feature reading
+    and mixed with its SNR reference; cached."""
     names, snr_range = check_train_noises(names, splits.noises.names), check_snr_range(snr_range)
-    key = cache.digest([TRAIN_NOISE_VERSION, sorted(names), snr_range, int(copies), splits.fingerprint])
+    reference = ([] if splits.snr_reference == "clip" else [splits.snr_reference])  # clip: the key it always had
+    key = cache.digest([TRAIN_NOISE_VERSION, sorted(names), snr_range, int(copies), splits.fingerprint] + reference)
     path = splits.cache_folder / "noisy-train" / f"{key}.npy"
     labels = np.tile(splits.train.labels.numpy(), copies)
     if path.is_file():
@@ -105,7 +110,8 @@ def noisy_train_set(splits, names, snr_range=DEFAULT_SNR_RANGE, copies=1, *, cac
     feats = np.empty((copies, len(clips), FEATURES.n_mels, FEATURES.n_frames), np.float32)
     results = extract.run(_noisy_copies, list(enumerate(clips)), workers=workers, progress=progress,
                           desc=f"noisy training copies ({', '.join(names)})", initializer=_set_mix,
-                          initargs=(recordings, names, snr_range, int(splits.fingerprint[:12], 16), copies))
+                          initargs=(recordings, names, snr_range, int(splits.fingerprint[:12], 16), copies,
+                                    splits.feature_config, splits.snr_reference))
     for i, (clip, (f, reason)) in enumerate(zip(clips, results)):
         if reason is not None:
             raise RuntimeError(f"training clip {clip.name} became unreadable since its features were cached "

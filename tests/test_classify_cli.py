@@ -29,7 +29,7 @@ def folder(tmp_path_factory):
 def expected_top(run_dir, path, k):
     """(class, probability) of the k best classes with the checkpoint's model run here in eager mode."""
     trained = trained_model.load(trained_model.find(run_dir, None))
-    x = torch.from_numpy(audiodata.features_from_file(path))[None, None]
+    x = torch.from_numpy(audiodata.features_from_file(path, audiodata.feature_config(trained.features)))[None, None]
     with torch.no_grad():
         p = torch.softmax(trained.model(x), 1)[0]
     return [(trained.class_names[i], float(p[i])) for i in p.topk(k).indices]
@@ -68,6 +68,18 @@ def test_folder_with_broken_and_non_audio_files(tiny_run, folder, tmp_path):
             assert [float(row[f"p_{i}"]) for i in (1, 2, 3)] == pytest.approx([p for _, p in want], abs=1e-6)
         else:
             assert row["status"] == "error" and "unreadable" in row["error"] and row["class_1"] == ""
+
+
+@pytest.mark.slow
+def test_feeding_the_model_another_feature_reading_is_refused(tiny_run, folder):
+    reading = trained_model.load(trained_model.find(tiny_run, None)).features
+    assert reading == audiodata.feature_reading(None)  # trained with train.py's default reading, recorded
+    other = "mel-power" if reading == "logmel" else "logmel"
+    proc = run("classify.py", "--checkpoint", tiny_run, "--features", other, folder / "noise.wav")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"trained on the {reading} reading and must be fed {reading} features" in proc.stderr
+    same = run("classify.py", "--checkpoint", tiny_run, "--features", reading, folder / "noise.wav")
+    assert same.returncode == 0 and f"on {reading} features from" in same.stdout.splitlines()[0]
 
 
 @pytest.mark.slow

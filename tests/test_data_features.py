@@ -1,4 +1,5 @@
-"""The paper's features: shape, range, framing, and agreement with a direct librosa computation."""
+"""The features: shape, range, framing, and the log-Mel reading against a direct librosa computation (the mel
+readings: tests/test_data_readings.py)."""
 import librosa
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ def test_features_match_direct_librosa_computation(n):
     t = np.arange(n) / 16000
     wave = (0.3 * np.sin(2 * np.pi * 700 * t) * (1 + np.sin(2 * np.pi * 2 * t))
             + 0.05 * rng.standard_normal(n)).astype(np.float32)
-    got = features_from_waveform(wave, 16000)
+    got = features_from_waveform(wave, 16000, FEATURES)  # the log-Mel reading
     assert got.shape == (FEATURES.n_mels, FEATURES.n_frames) == (40, 248)
     assert got.dtype == np.float32
     assert got.min() == 0.0 and got.max() == 1.0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
+import audiodata
 from train_cli import ROOT, run
 
 
@@ -31,7 +32,9 @@ def test_classify_with_the_package_gives_the_checkpoints_predictions(tiny_run, p
     from_checkpoint = run("classify.py", "--checkpoint", tiny_run, "--top-k", "10", *files)
     from_package = run("classify.py", "--checkpoint", package, "--top-k", "10", *files)
     assert from_checkpoint.returncode == 0 and from_package.returncode == 0, from_package.stderr[-3000:]
-    assert from_package.stdout.splitlines()[0] == f"# sfe (small config) from {package} (AOTInductor package)"
+    reading = audiodata.feature_reading(None)  # the tiny run's, train.py's default; recorded in the package
+    assert from_package.stdout.splitlines()[0] == (f"# sfe (small config) on {reading} features from {package} "
+                                                   "(AOTInductor package)")
     assert from_package.stdout.splitlines()[1:] == from_checkpoint.stdout.splitlines()[1:]  # all 10 probabilities
 
 
@@ -42,6 +45,8 @@ def test_package_loads_with_torch_and_dyconv_only(package, tmp_path):
         model = torch._inductor.aoti_load_package({str(package)!r})
         meta = model.get_metadata()
         assert meta["dyconv.method"] == "sfe" and meta["dyconv.n_frames"] == "248", meta
+        assert meta["dyconv.features"] == {audiodata.feature_reading(None)!r}, meta
+        assert meta["dyconv.snr_reference"] == {audiodata.readings.DEFAULT_SNR_REFERENCE!r}, meta
         for batch in (1, 5):
             logits = model(torch.rand(batch, 1, 40, 248))
             assert logits.shape == (batch, 10), logits.shape

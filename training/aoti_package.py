@@ -3,7 +3,7 @@
 The package holds the model exported with a dynamic batch for inputs of shape
 (B, 1, n_mels, n_frames) — the paper's features, ``audiodata.FEATURES`` — compiled
 to C++ (and CUDA) by AOTInductor, plus metadata: method, config, class names,
-input shape and device. Loading it needs torch and ``import dyconv`` (the ops'
+input shape, device, and the feature reading (``features``, ``snr_reference``) the model was trained on. Loading it needs torch and ``import dyconv`` (the ops'
 kernels), not this repository's ``models`` code.
 """
 from __future__ import annotations
@@ -33,6 +33,8 @@ class Package:
     n_frames: int
     device: str
     path: Path
+    features: str = "logmel"  # the feature reading the model was trained on
+    snr_reference: str = "clip"
 
 
 def export_program(model: torch.nn.Module, n_mels: int, n_frames: int, device: str):
@@ -44,7 +46,8 @@ def export_program(model: torch.nn.Module, n_mels: int, n_frames: int, device: s
 def save(trained, n_frames: int, device: str, out: Path) -> Path:
     """Export ``trained`` (a training.trained_model.TrainedModel on ``device``) and compile it to ``out``."""
     metadata = {"method": trained.method, "config": trained.config, "class_names": json.dumps(trained.class_names),
-                "n_mels": str(trained.n_mels), "n_frames": str(n_frames), "device": device}
+                "n_mels": str(trained.n_mels), "n_frames": str(n_frames), "device": device,
+                "features": trained.features, "snr_reference": trained.snr_reference}
     program = export_program(trained.model, trained.n_mels, n_frames, device)
     with warnings.catch_warnings():  # torch's own pytree deprecation inside the packager, nothing of ours
         warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
@@ -64,7 +67,8 @@ def load(path: Path, device: str) -> Package:
         loaded = torch._inductor.aoti_load_package(str(path))
         meta = {k[len(PREFIX):]: v for k, v in loaded.get_metadata().items() if k.startswith(PREFIX)}
         package = Package(loaded, meta["method"], meta["config"], json.loads(meta["class_names"]),
-                          int(meta["n_mels"]), int(meta["n_frames"]), meta["device"], Path(path))
+                          int(meta["n_mels"]), int(meta["n_frames"]), meta["device"], Path(path),
+                          meta.get("features", "logmel"), meta.get("snr_reference", "clip"))
     except Exception as e:  # not a package, or one written by something else
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UsageError(f"--checkpoint: {path} is not a model package written by export.py ({reason})") from None

@@ -26,6 +26,9 @@ def parser() -> argparse.ArgumentParser:
                    help="which of the run folder's systems to use; default: the run's method (dsl for a --method "
                    "all run)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to run the model")
+    p.add_argument("--features", metavar="READING",
+                   help="feature reading to compute (logmel, mel, mel-magnitude, mel-power); default and the only one "
+                   "allowed: the reading the model was trained on (recorded in the model); another one is an error")
     p.add_argument("--top-k", type=int, default=1, metavar="K",
                    help="print (and write to --csv) the K most probable classes of each file (default 1)")
     p.add_argument("--csv", metavar="PATH", help="also write the predictions to this CSV file: file, status, "
@@ -61,20 +64,26 @@ def audio_files(paths: list[str]) -> tuple[list[Path], int]:
     return files, passed_over
 
 
-def load_predictor(checkpoint: str, method: str | None, device: str):
-    """(function x -> logits, class names, one-line description) of a run folder, .pt or .pt2 file."""
+def load_predictor(checkpoint: str, method: str | None, device: str, features: str | None = None):
+    """(function x -> logits, class names, one-line description, feature reading) of a run folder, .pt or .pt2
+    file; ``features``: the reading the user asked for (None: the model's; another one is a UsageError)."""
+    from training.trained_model import check_reading
+
     if Path(checkpoint).suffix == ".pt2" and Path(checkpoint).is_file():
         from training import aoti_package
 
         if method is not None:
             raise UsageError("--method picks a model of a run folder; a .pt2 package holds one model")
         package = aoti_package.load(Path(checkpoint), device)
-        return (package.run, package.class_names,
-                f"{package.method} ({package.config} config) from {package.path} (AOTInductor package)")
+        reading = check_reading(package.features, features, f"the model in {package.path}")
+        return (package.run, package.class_names, f"{package.method} ({package.config} config) on {reading} features "
+                f"from {package.path} (AOTInductor package)", reading)
     from training import trained_model
 
     trained = trained_model.load(trained_model.find(checkpoint, method), device)
-    return trained.model, trained.class_names, f"{trained.method} ({trained.config} config) from {trained.path}"
+    reading = check_reading(trained.features, features, f"the model in {trained.path}")
+    return (trained.model, trained.class_names,
+            f"{trained.method} ({trained.config} config) on {reading} features from {trained.path}", reading)
 
 
 def format_line(path, names, probs, indices) -> str:
@@ -94,7 +103,8 @@ def main(argv=None) -> int:
         if args.csv and not Path(args.csv).resolve().parent.is_dir():
             raise UsageError(f"--csv: folder {Path(args.csv).resolve().parent} does not exist")
         files, passed_over = audio_files(args.files)
-        predict, names, description = load_predictor(args.checkpoint, args.method, args.device)
+        predict, names, description, reading = load_predictor(args.checkpoint, args.method, args.device,
+                                                              args.features)
         import audiodata
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
@@ -104,7 +114,7 @@ def main(argv=None) -> int:
     print(f"# {description}", flush=True)
     for f in files:
         try:
-            features = audiodata.features_from_file(f)
+            features = audiodata.features_from_file(f, audiodata.feature_config(reading))
         except (audiodata.AudioReadError, ValueError, OSError, RuntimeError) as e:
             reason = getattr(e, "reason", None) or str(e)
             print(f"{f}: skipped, {reason}", file=sys.stderr, flush=True)

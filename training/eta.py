@@ -71,6 +71,11 @@ class Eta:
         self._units[task] = max(self._units[task] - 1, 0)
         self._measured[task].append(seconds)
 
+    def skip(self, task: str, units: int) -> None:
+        """``units`` planned units of ``task`` will not run (a stage stopped early)."""
+        if task in self._units:
+            self._units[task] = max(self._units[task] - units, 0)
+
     def remaining(self) -> float:
         total = 0.0
         for task, units in self._units.items():

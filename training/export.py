@@ -27,6 +27,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE.pt2", help="package to write (the name must end in .pt2)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                    help="device the package runs on (it is compiled for that device only)")
+    p.add_argument("--features", metavar="READING",
+                   help="feature reading the package is for (logmel, mel, mel-magnitude, mel-power); default and the "
+                   "only one allowed: the reading the model was trained on, recorded in the package's metadata")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     return p
 
@@ -50,11 +53,12 @@ def main(argv=None) -> int:
         import audiodata
 
         trained = trained_model.load(trained_model.find(args.checkpoint, args.method), args.device)
+        trained_model.check_reading(trained.features, args.features, f"the model in {trained.path}")
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     n_frames = audiodata.FEATURES.n_frames
-    print(f"# {trained.method} ({trained.config} config) from {trained.path}")
+    print(f"# {trained.method} ({trained.config} config) on {trained.features} features from {trained.path}")
     print(f"exporting and compiling for {args.device} with AOTInductor (a C++ build: about a minute) ...", flush=True)
     start = time.monotonic()
     try:

@@ -34,9 +34,18 @@ class StageResult:
     epoch: int  # 0-based epoch of the selected model
 
 
+def stops_early(history: list, best_epoch: int, patience: int | None) -> bool:
+    """Whether early stopping ends a stage after the epochs of ``history``: ``patience`` epochs have passed since
+    the best dev accuracy (``best_epoch``, 0-based) without a better one. ``None``: never."""
+    return patience is not None and bool(history) and history[-1]["epoch"] - best_epoch >= patience
+
+
 def train_stage(name: str, model: torch.nn.Module, params: list, train_set: Dataset, dev_set: Dataset,
-                epochs: int, path: Path, ctx: Context, monitor=None) -> StageResult:
+                epochs: int, path: Path, ctx: Context, monitor=None, patience: int | None = None) -> StageResult:
     """Train ``params`` of ``model`` for ``epochs`` on ``train_set``; leave ``model`` at its best epoch on ``dev_set``.
+
+    ``patience``: stop early once the dev accuracy has not improved for that many epochs (``epochs`` is then the
+    budget); the decision is a function of the history, so a resumed stage stops where an uninterrupted one does.
 
     ``path``: the stage's checkpoint file (read if it exists, written by rank 0 only). ``monitor``: an optional
     :class:`training.stage_monitor.StageMonitor` (mask statistics and gradient norms per epoch).
@@ -65,6 +74,8 @@ def train_stage(name: str, model: torch.nn.Module, params: list, train_set: Data
     wrapped = ctx.dist.wrap(model, ctx.device)
 
     for epoch in range(start, epochs):
+        if best is not None and stops_early(history, best["epoch"], patience):
+            break
         t0 = time.perf_counter()
         loss = _train_epoch(name, wrapped, optimizer, train_set, epoch, epochs, path, ctx, monitor)
         ctx.dist.sync_buffers(model)
@@ -89,6 +100,10 @@ def train_stage(name: str, model: torch.nn.Module, params: list, train_set: Data
             if stats:
                 ctx.log(f"{name:>6} epoch {epoch + 1:3d}/{epochs}  {monitor.describe(stats)}")
 
+    if len(history) < epochs:
+        ctx.eta.skip(name, epochs - len(history))
+        ctx.log(f"{name}: stopped early after epoch {len(history)} of {epochs}: no better dev accuracy for "
+                f"{patience} epochs")
     model.load_state_dict(best["model"])
     if ctx.dist.is_main:
         checkpoint.save({"stage": name, "done": True, "model": best["model"],

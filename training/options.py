@@ -18,7 +18,11 @@ PAPER_EPOCHS = 100  # paper §4: 100 epochs, batch 64, Adam, lr 0.001
 # takes about 5 minutes on 2 cores from an empty cache; the enhancer gets 6 epochs because its mask
 # starts at sigmoid(LN(.)) ~ 0.5 and needs about four to recover the classifier's dev accuracy (docs/masks.md).
 SMALL_CLASSIFIER_EPOCHS = 3
-SMALL_ENHANCER_EPOCHS = 6
+# each enhancer stage: at most SMALL_ENHANCER_EPOCHS, stopped early when dev accuracy has not improved for
+# SMALL_PATIENCE epochs (dev accuracy was still rising at epoch 6 in 8 of the 12 enhancer stages of the issue-14
+# study; issue 21). The paper's config trains its 100 epochs without early stopping unless --patience is given.
+SMALL_ENHANCER_EPOCHS = 10
+SMALL_PATIENCE = 3
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,11 @@ class Options:
     train_noise: tuple[str, ...] = ()
     train_snr: tuple[float, float] = (0.0, 20.0)
     train_noise_classifier: bool = False
+    # the data readings (issue 21, audiodata.readings): feature reading and what a noisy clip's SNR is measured over
+    features: str = "logmel"
+    snr_reference: str = "clip"
+    patience: int | None = None  # enhancer stages: stop after this many epochs without a better dev accuracy
+    data_seed: int | None = None  # synthetic set: the seed of its clips (None: the first seed)
 
 
 def parser(prog: str = "train.py") -> argparse.ArgumentParser:
@@ -91,6 +100,10 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
                    help=f"epochs of every training stage; default: {PAPER_EPOCHS} with --config paper (the "
                    f"paper's); with --config small {SMALL_CLASSIFIER_EPOCHS} for the classifier and "
                    f"{SMALL_ENHANCER_EPOCHS} for each enhancer stage")
+    p.add_argument("--patience", type=int, metavar="N",
+                   help="early stopping of each enhancer stage: stop once the dev accuracy has not improved for N "
+                   "epochs (the model of the best dev epoch is kept; --epochs is then the budget); 0 = off; default: "
+                   f"{SMALL_PATIENCE} with --config small, off with --config paper (its 100 epochs)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N",
                    help="batch size, over all processes under torchrun (must divide by their number); "
                    "default 64, the paper's")
@@ -100,6 +113,7 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
                    help="seed of the synthetic data, the noise offsets, the initial weights and the data order; "
                    "default 0")
     _protocol_arguments(p)
+    _reading_arguments(p)
     p.add_argument("--device", choices=["cpu", "cuda"],
                    help="where to train; default: cuda when a GPU is available, else cpu")
     p.add_argument("--out", metavar="DIR",
@@ -119,6 +133,19 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
                    "with float32 accumulation on a GPU; evaluation stays float32. Default off")
     _multi_condition_flags(p)
     return p
+
+
+def _reading_arguments(p: argparse.ArgumentParser) -> None:
+    from audiodata.readings import DEFAULT_FEATURES, DEFAULT_SNR_REFERENCE, FEATURE_READINGS, MEL, SNR_REFERENCES
+    p.add_argument("--features", choices=["mel", *FEATURE_READINGS],
+                   help="feature reading (docs/readings.md): logmel = 20*log10 relative to the clip maximum, 80 dB "
+                   "floor, then min-max; mel-magnitude / mel-power = the Mel filterbank output of |STFT| / |STFT|^2 "
+                   f"min-max normalized, no logarithm (the paper's words); mel = {MEL}, the calibration's choice; "
+                   f"default {DEFAULT_FEATURES} (the calibration's choice)")
+    p.add_argument("--snr-reference", choices=SNR_REFERENCES,
+                   help="what a noisy test clip's SNR is measured over: clip = its own unpadded samples (noise added to "
+                   "them only), segment = the 4 s zero-padded segment (noise over all of it); default "
+                   f"{DEFAULT_SNR_REFERENCE}")
 
 
 def _multi_condition_flags(p: argparse.ArgumentParser) -> None:
@@ -202,6 +229,10 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
     if a.resume and a.out is None:
         raise UsageError("--resume needs --out DIR, the folder of the run to continue")
     multi_condition = _multi_condition(a)
+    from audiodata.readings import feature_reading, snr_reference
+    if a.patience is not None and a.patience < 0:
+        raise UsageError(f"--patience must be >= 0 (0 = no early stopping), got {a.patience}")
+    patience = (a.patience or None) if a.patience is not None else (SMALL_PATIENCE if config == "small" else None)
 
     protocol = _protocol_options(a)
     return Options(
@@ -211,7 +242,8 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
         classifier_epochs=epochs[0], enhancer_epochs=epochs[1], batch_size=a.batch_size, lr=a.lr,
         seed=protocol["seeds"][0],
         device=device, out=a.out, resume=a.resume, cache_dir=_abs(a.cache_dir), clips_per_class=a.clips_per_class,
-        workers=a.workers, amp=a.amp, **protocol, **multi_condition)
+        workers=a.workers, amp=a.amp, **protocol, **multi_condition, features=feature_reading(a.features),
+        snr_reference=snr_reference(a.snr_reference), patience=patience)
 
 
 def _protocol_arguments(p: argparse.ArgumentParser) -> None:
@@ -224,6 +256,10 @@ def _protocol_arguments(p: argparse.ArgumentParser) -> None:
                    help="repeat the run per seed (data order, initial weights, noise offsets; the synthetic set "
                    "keeps the first seed's clips so all seeds see the same data) and report mean ± std per cell "
                    "and summary.md (each enhancer against CNN-FC, paired, 95%% interval); replaces --seed")
+    p.add_argument("--data-seed", type=int, metavar="N",
+                   help="synthetic set only: the seed of its clips (default: the first of --seeds, or --seed); "
+                   "`--seed 1 --data-seed 0` is the seed-1 part of `--seeds 0,1,2`, so seeds can run as separate "
+                   "processes and be summarised with experiments/summarize_seeds.py")
     p.add_argument("--noises", metavar="NAME,NAME,...|paper",
                    help="the noises to evaluate, in this order (names are file stems in --noise-dir, any case); "
                    "paper = the paper's seven resolved against the folder; default: every noise found "
@@ -249,11 +285,22 @@ def _protocol_options(a) -> dict:
             raise UsageError(f"--noises: expected distinct names separated by commas, got {a.noises!r}")
         noises = "paper" if names == ["paper"] else tuple(names)
     figure = None if a.figure_noise is None else a.figure_noise.strip().lower()
-    return {"protocol": a.protocol, "seeds": seeds, "noises": noises, "figure_noise": figure}
+    if a.data_seed is not None:
+        if a.data_seed < 0:
+            raise UsageError(f"--data-seed must be >= 0, got {a.data_seed}")
+        if a.data_root is not None:
+            raise UsageError("--data-seed applies to the built-in synthetic set only, not with --data-root")
+    return {"protocol": a.protocol, "seeds": seeds, "noises": noises, "figure_noise": figure, "data_seed": a.data_seed}
 
 
 def epochs_of(opts: Options, stage: str) -> int:
     return opts.classifier_epochs if stage == "cnn-fc" else opts.enhancer_epochs
+
+
+def patience_of(opts: Options, stage: str) -> int | None:
+    """Early-stopping patience of ``stage``: the enhancer stages only (the classifier trains its fixed epochs,
+    which the classifier cache key names)."""
+    return None if stage == "cnn-fc" else opts.patience
 
 
 def _positive(flag: str, value: int) -> None:

@@ -34,7 +34,7 @@ from training.evaluate import conditions, evaluate
 from training.figure import figure3
 from training.log import Log, duration
 from training.loop import train_stage
-from training.options import Options, epochs_of
+from training.options import Options, epochs_of, patience_of
 from training.plan import Part, Plan, Unit, make_plan
 from training.robustness import robustness_figure
 from training.stage_monitor import TrainingRecord
@@ -59,7 +59,9 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
 
     log(f"config: {opts.config} ({opts.config_reason}); device {device}; {d.world_size} process(es)")
     seeds = f"seed {opts.seed}" if len(opts.seeds) == 1 else f"seeds {','.join(map(str, opts.seeds))}"
-    log(f"epochs: {opts.classifier_epochs} classifier, {opts.enhancer_epochs} per enhancer stage; batch "
+    log(f"features: {opts.features}, SNR measured over the {opts.snr_reference} (docs/readings.md)")
+    stop = f" (stopped after {opts.patience} epochs without a better dev accuracy)" if opts.patience else ""
+    log(f"epochs: {opts.classifier_epochs} classifier, at most {opts.enhancer_epochs} per enhancer stage{stop}; batch "
         f"{opts.batch_size}, Adam lr {opts.lr:g}, {seeds}{', bfloat16 autocast (--amp)' if opts.amp else ''}")
     plan = make_plan(opts.protocol, opts.seeds, opts.methods, out / "checkpoints")
     if len(plan.parts) > 1:
@@ -209,8 +211,10 @@ def _load_data(opts: Options, part: Part, d: Dist, log: Log):
             try:
                 splits = audiodata.load_splits(
                     opts.data_root, noise_dir=opts.noise_dir, noises=opts.noises, cache_dir=opts.cache_dir,
-                    seed=part.seed, data_seed=opts.seeds[0], test_fold=part.fold, dev_fold=part.dev_fold,
-                    clips_per_class=opts.clips_per_class, workers=opts.workers, progress=d.is_main)
+                    seed=part.seed, data_seed=opts.seeds[0] if opts.data_seed is None else opts.data_seed,
+                    test_fold=part.fold, dev_fold=part.dev_fold,
+                    clips_per_class=opts.clips_per_class, workers=opts.workers, progress=d.is_main,
+                    features=opts.features, snr_reference=opts.snr_reference)
                 _figure_noise(opts, splits.noise_names)  # a usage error before the noisy sets are extracted
                 grid = [(n, s) for _, n, s in conditions(splits.noise_names, audiodata.SNRS_DB) if s is not None]
                 for noise, snr in log.bar(grid, desc="noisy test sets", unit="set", leave=False):
@@ -278,7 +282,7 @@ def _cached_classifier(opts: Options, splits, seed: int, ctx: Context) -> Path:
 def _train(unit: Unit, build, splits, trained: dict, opts: Options, ctx: Context, record: TrainingRecord):
     """Train the unit's stage (or load it, finished earlier) on the frozen stages it builds on."""
     if unit.stage == "cnn-fc":
-        return _train_classifier(build, splits, unit, opts, ctx, record)
+        return train_classifier(build, splits, unit, opts, ctx, record)
     checkpoint.seed_everything(unit.seed * 10 + STAGE_SEED[unit.stage])
     model = build(unit.stage)
     if unit.stage == "dcl":
@@ -287,11 +291,12 @@ def _train(unit: Unit, build, splits, trained: dict, opts: Options, ctx: Context
         model.load_classifier(trained["cnn-fc"])
     train_set = multi_condition.training_set(splits, opts, unit.stage, unit.seed, ctx.dist.is_main)
     train_stage(unit.stage, model, model.trainable_parameters(), train_set, splits.dev,
-                epochs_of(opts, unit.stage), unit.checkpoint, ctx, monitor=record.stage(unit.stage, model))
+                epochs_of(opts, unit.stage), unit.checkpoint, ctx, monitor=record.stage(unit.stage, model),
+                patience=patience_of(opts, unit.stage))
     return model
 
 
-def _train_classifier(build, splits, unit: Unit, opts: Options, ctx: Context, record: TrainingRecord):
+def train_classifier(build, splits, unit: Unit, opts: Options, ctx: Context, record: TrainingRecord):
     """Train CNN-FC (or reuse the cached one trained with the same data, config and seed) and freeze it."""
     path, cached = unit.checkpoint, _cached_classifier(opts, splits, unit.seed, ctx)
     if not path.exists() and cached.exists():
@@ -349,7 +354,9 @@ def _noises_in(rows) -> tuple[str, ...]:
 def _save_model(model, method: str, opts: Options, splits, path: Path) -> None:
     """The selected model of ``method`` with what experiments/classify.py needs to rebuild it."""
     checkpoint.save({"method": method, "config": opts.config, "class_names": list(splits.class_names),
-                     "n_mels": audiodata.FEATURES.n_mels, "state_dict": model.state_dict()}, path)
+                     "n_mels": audiodata.FEATURES.n_mels, "features": splits.features,
+                     "feature_config": dataclasses.asdict(splits.feature_config), "snr_reference": splits.snr_reference,
+                     "state_dict": model.state_dict()}, path)
 
 
 def _write_tables(rows, noises, out: Path) -> None:

@@ -13,7 +13,11 @@ CONFIG = "config.json"
 # Settings that change the result: --resume must be given the same ones.
 RESUME_KEYS = ("method", "config", "classifier_epochs", "enhancer_epochs", "batch_size", "lr", "seed", "data_root",
                "noise_dir", "clips_per_class", "world_size", "amp",
-               "protocol", "seeds", "noises", "train_noise", "train_snr", "train_noise_classifier")
+               "protocol", "seeds", "noises", "train_noise", "train_snr", "train_noise_classifier",
+               "features", "snr_reference", "patience", "data_seed")
+
+# what a config.json written before issue 21 (no such keys) ran with
+BEFORE_READINGS = {"features": "logmel", "snr_reference": "clip", "patience": None, "data_seed": None}
 
 
 def default_out(method: str) -> str:
@@ -36,6 +40,8 @@ def run_config(opts: Options, world_size: int) -> dict:
             "figure_noise": opts.figure_noise, "optimizer": "Adam", "loss": "cross entropy",
             "train_noise": list(opts.train_noise), "train_snr": list(opts.train_snr),
             "train_noise_classifier": opts.train_noise_classifier,
+            "features": opts.features, "snr_reference": opts.snr_reference, "patience": opts.patience,
+            "data_seed": opts.data_seed,
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}}
 
 
@@ -52,7 +58,7 @@ def check(out: Path, config: dict, resume: bool) -> None:
         raise UsageError(f"--resume: {out} holds no {CONFIG}, so there is no run to continue there")
     saved = json.loads(path.read_text())
     for key in RESUME_KEYS:
-        if saved.get(key) != config.get(key):
+        if saved.get(key, BEFORE_READINGS.get(key)) != config.get(key):
             raise UsageError(f"--resume: the run in {out} has {key} = {saved.get(key)!r}, this command "
                              f"{config.get(key)!r}; resume with the same settings, or start a new --out")
 

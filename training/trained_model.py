@@ -21,6 +21,8 @@ class TrainedModel:
     class_names: list[str]
     n_mels: int
     path: Path
+    features: str = "logmel"  # the feature reading it was trained on (audiodata.readings)
+    snr_reference: str = "clip"
 
 
 def find(checkpoint: str | Path, method: str | None) -> Path:
@@ -60,4 +62,24 @@ def load(path: Path, device: str = "cpu") -> TrainedModel:
     names = list(saved["class_names"])
     model = models.build(saved["method"], saved["config"], len(names), saved["n_mels"])
     model.load_state_dict(saved["state_dict"])
-    return TrainedModel(model.to(device).eval(), saved["method"], saved["config"], names, saved["n_mels"], path)
+    # a model file written before there were readings was trained on the log-Mel reading with the clip SNR
+    return TrainedModel(model.to(device).eval(), saved["method"], saved["config"], names, saved["n_mels"], path,
+                        saved.get("features", "logmel"), saved.get("snr_reference", "clip"))
+
+
+def check_reading(model_features: str, asked: str | None, what: str) -> str:
+    """The feature reading to feed a model trained on ``model_features``: that one when ``asked`` is None; a
+    UsageError when the user asks for another one (a model must never see a reading it was not trained on)."""
+    from audiodata.readings import feature_reading
+
+    if asked is None:
+        return model_features
+    try:
+        asked = feature_reading(asked)
+    except ValueError as e:
+        raise UsageError(f"--features: {e}") from None
+    if asked != model_features:
+        raise UsageError(f"--features {asked}: {what} was trained on the {model_features} reading and must be fed "
+                         f"{model_features} features; leave --features out (the model's own reading is used) or "
+                         f"use a model trained with --features {asked}")
+    return asked

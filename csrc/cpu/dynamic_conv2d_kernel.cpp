@@ -55,7 +55,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
     std::array<bool, 3> mask, int64_t groups) {
   const ConvGeometry g =
       check_conv_backward(grad_out, x_in, weight_in, stride, padding, dilation, groups);
-  auto [dx, dw, db] = new_conv_grads(g, x_in, mask);
+  // Named tensors, not a structured binding: the lambdas below capture them, which clang < 16 refuses.
+  at::Tensor dx, dw, db;
+  std::tie(dx, dw, db) = new_conv_grads(g, x_in, mask);
   if (mask[2]) at::sum_out(db, grad_out, {2, 3});
   if (g.B == 0 || !(mask[0] || mask[1])) return {dx, dw, db};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), dy = grad_out.contiguous();

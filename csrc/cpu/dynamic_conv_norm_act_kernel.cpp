@@ -65,9 +65,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     const at::Tensor& shift_in, c10::IntArrayRef stride, c10::IntArrayRef padding,
     c10::IntArrayRef dilation, c10::string_view norm_s, c10::string_view act_s, double eps,
     int64_t groups) {
-  const auto [g, norm, act] = check_norm_act_forward(x_in, weight_in, scale_in, shift_in, stride,
-                                                     padding, dilation, norm_s, act_s, eps, groups);
-  auto [out, y, mean, rstd] = new_norm_act_outputs(g, norm, x_in);
+  // Named values, not structured bindings: the lambdas below capture them, which clang < 16 refuses.
+  const NormActProblem problem = check_norm_act_forward(
+      x_in, weight_in, scale_in, shift_in, stride, padding, dilation, norm_s, act_s, eps, groups);
+  const ConvGeometry& g = problem.g;
+  const Norm norm = problem.norm;
+  const Activation act = problem.act;
+  at::Tensor out, y, mean, rstd;
+  std::tie(out, y, mean, rstd) = new_norm_act_outputs(g, norm, x_in);
   if (g.B == 0) return {out, y, mean, rstd};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
   const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();
@@ -134,10 +139,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     const at::Tensor& mean_in, const at::Tensor& rstd_in, c10::IntArrayRef stride,
     c10::IntArrayRef padding, c10::IntArrayRef dilation, c10::string_view norm_s,
     c10::string_view act_s, std::array<bool, 4> mask, int64_t groups) {
-  const auto [g, norm, act] = check_norm_act_backward(grad_out, x_in, weight_in, scale_in, shift_in, y_in,
-                                                      mean_in, rstd_in, stride, padding, dilation,
-                                                      norm_s, act_s, groups);
-  auto [dx, dw, dscale, dshift] = new_norm_act_grads(g, x_in, mask);
+  // Named values, not structured bindings (see the forward).
+  const NormActProblem problem = check_norm_act_backward(
+      grad_out, x_in, weight_in, scale_in, shift_in, y_in, mean_in, rstd_in, stride, padding, dilation,
+      norm_s, act_s, groups);
+  const ConvGeometry& g = problem.g;
+  const Norm norm = problem.norm;
+  const Activation act = problem.act;
+  at::Tensor dx, dw, dscale, dshift;
+  std::tie(dx, dw, dscale, dshift) = new_norm_act_grads(g, x_in, mask);
   if (g.B == 0 || !(mask[0] || mask[1] || mask[2] || mask[3])) return {dx, dw, dscale, dshift};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), y = y_in.contiguous();
   const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();

@@ -91,7 +91,7 @@ def opcheck_problems(device="cpu"):
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, train_cache):
     """A finished train.py run (SFE, one epoch, tiny set) for the classify and export tests."""
-    from train_cli import train
+    from helpers.train_cli import train
 
     out = tmp_path_factory.mktemp("tiny-run") / "run"
     proc = train(out, train_cache, "--method", "sfe", "--epochs", "1")

@@ -10,7 +10,7 @@ import torch
 import audiodata
 from training import trained_model
 
-from train_cli import run
+from helpers.train_cli import run
 
 
 @pytest.fixture(scope="module")

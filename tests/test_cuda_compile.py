@@ -4,7 +4,7 @@ Every kernel file (csrc/cuda/*.cu) is compiled for sm_80 and sm_90 with the
 flags of the real build (setup.py's nvcc flags plus torch's common nvcc
 flags). Any nvcc error fails the test, and so does any kernel that spills
 registers, declares more than 48 KiB of static shared memory or cannot fit one
-block on an SM (ptxas's -Xptxas -v report, tests/ptxas_report.py). Each
+block on an SM (ptxas's -Xptxas -v report, tests/helpers/ptxas_report.py). Each
 kernel's registers, shared memory and theoretical occupancy on an H100 are
 printed as a table (see it with ``pytest -s`` or in the test log).
 The torch glue (dynamic_conv_glue.cpp) is syntax-checked against the real
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from torch.utils.cpp_extension import COMMON_NVCC_FLAGS, include_paths
 
-import ptxas_report
+from helpers import ptxas_report
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = sorted((ROOT / "csrc" / "cuda").glob("*.cu"))

@@ -1,6 +1,6 @@
 """The CUDA kernels (csrc/cuda/*.cu), run on CPU by the block emulator, against dyconv.reference.
 
-Same kernel sources as the GPU build, compiled as host C++ (tests/cuda_emulation.py):
+Same kernel sources as the GPU build, compiled as host C++ (tests/helpers/cuda_emulation.py):
 every block runs its 256 threads as real threads meeting at __syncthreads(), so
 indexing, tiling and reduction bugs fail here without a GPU. Shapes are small and
 odd: partial tiles in every GEMM dimension, dilation wider than the input, stride 2,
@@ -16,7 +16,7 @@ import torch
 import dyconv
 from dyconv import reference
 
-import cuda_emulation
+from helpers import cuda_emulation
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not found (the emulation compiles with it)")
 

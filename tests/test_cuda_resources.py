@@ -1,12 +1,12 @@
-"""tests/ptxas_report.py on fixed inputs: the ptxas log parser, the resource
+"""tests/helpers/ptxas_report.py on fixed inputs: the ptxas log parser, the resource
 checks that fail CI (spills, static shared memory, blocks that do not fit) and
 the H100 occupancy arithmetic, worked out by hand below. Needs no nvcc."""
 from pathlib import Path
 
 import pytest
 
-import ptxas_report
-from ptxas_report import H100, KernelUsage, occupancy
+from helpers import ptxas_report
+from helpers.ptxas_report import H100, KernelUsage, occupancy
 
 LOG = """\
 ptxas info    : 0 bytes gmem

@@ -10,7 +10,7 @@ import pytest
 import soundfile
 
 import audiodata
-from train_cli import ROOT, run
+from helpers.train_cli import ROOT, run
 
 
 @pytest.fixture(scope="module")

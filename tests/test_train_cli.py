@@ -9,7 +9,7 @@ import torch
 from training import reports
 from training.paper import METHODS, TABLE1
 
-from train_cli import run, table, train
+from helpers.train_cli import run, table, train
 
 NOISES = ("babble", "f16", "factory1", "factory2", "leopard", "pink", "destroyer")
 SNRS = (20, 15, 10, 5, 0)

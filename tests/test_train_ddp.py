@@ -12,7 +12,7 @@ HERE = Path(__file__).resolve().parent
 def test_two_processes_agree_after_a_step(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)]), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(HERE / "train_ddp_worker.py"), str(tmp_path)]
+           str(HERE / "helpers" / "train_ddp_worker.py"), str(tmp_path)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     init0, init1 = (torch.load(tmp_path / f"init{r}.pt") for r in (0, 1))

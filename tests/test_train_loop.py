@@ -7,7 +7,7 @@ from training.errors import TrainingDiverged
 from training.evaluate import accuracy
 from training.loop import train_stage
 
-from train_tiny import tiny_context, tiny_data, tiny_model
+from helpers.train_tiny import tiny_context, tiny_data, tiny_model
 
 TRAIN, DEV = tiny_data(44, seed=1), tiny_data(20, seed=2)  # 44 = 5 full batches of 8 + one of 4
 STEPS_PER_EPOCH = 6

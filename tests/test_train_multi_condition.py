@@ -7,7 +7,7 @@ import pytest
 from training import multi_condition, options
 from training.errors import UsageError
 
-from train_cli import train
+from helpers.train_cli import train
 
 
 def _parse(*argv):

@@ -15,7 +15,7 @@ import audiodata
 from training import reports
 from training.faults import KILLED_EXIT_CODE
 
-from train_cli import run, table, train
+from helpers.train_cli import run, table, train
 
 # arbitrary names as real recordings have them; the file stem lower-cased is the noise's name
 NOISE_FILES = ("crowd.wav", "Fire.WAV", "industry.flac", "train.wav", "water.wav", "wind.wav")

@@ -12,7 +12,7 @@ from training.errors import UsageError
 from training.loop import stops_early, train_stage
 from training.trained_model import check_reading
 
-from train_tiny import tiny_context, tiny_data, tiny_model
+from helpers.train_tiny import tiny_context, tiny_data, tiny_model
 
 
 def _parse(*argv):

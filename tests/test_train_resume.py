@@ -3,7 +3,7 @@ import torch
 
 from training.faults import KILLED_EXIT_CODE
 
-from train_cli import train
+from helpers.train_cli import train
 
 ARGS = ["--method", "sfe", "--epochs", "2", "--batch-size", "32"]  # 80 clips: 3 steps per epoch; SFE is quick
 

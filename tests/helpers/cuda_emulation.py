@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CSRC = ROOT / "csrc"
 KERNELS = sorted((CSRC / "cuda").glob("*.cu"))
 BINDINGS = CSRC / "cuda" / "emulation" / "bindings.cpp"
@@ -90,7 +90,7 @@ class Emulated:
     def __init__(self, lib_path: Path):
         self.lib = ctypes.CDLL(str(lib_path))
         if self.lib.emu_conv_dims_size() != ctypes.sizeof(ConvDims):
-            raise RuntimeError("ConvDims layout differs between launchers.h and tests/cuda_emulation.py")
+            raise RuntimeError("ConvDims layout differs between launchers.h and tests/helpers/cuda_emulation.py")
         for name in ("emu_conv_backward_workspace_bytes", "emu_conv_norm_act_forward_workspace_bytes"):
             getattr(self.lib, name).restype = ctypes.c_longlong
         self.lib.emu_conv_norm_act_forward.argtypes = (

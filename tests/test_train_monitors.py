@@ -11,7 +11,7 @@ from training.grad_norms import GradNorms, parameter_groups
 from training.loop import train_stage
 from training.stage_monitor import TrainingRecord
 
-from train_tiny import tiny_context
+from helpers.train_tiny import tiny_context
 
 
 def test_summary_of_a_known_mask():

@@ -9,7 +9,7 @@ import torch
 from training import distributed
 from training.loop import train_stage
 
-from train_tiny import tiny_context, tiny_data, tiny_model
+from helpers.train_tiny import tiny_context, tiny_data, tiny_model
 
 out = Path(sys.argv[1])
 d = distributed.from_environment("cpu")

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--clips-per-class", "1", "--workers", "1"]  # 80 train, 10 dev, 10 test clips
 
 

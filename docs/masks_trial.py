@@ -1,6 +1,6 @@
 # Record of the dev-fold mask trials of docs/masks.md (issue 14); run from the repository root as
 #   python docs/masks_trial.py --name A --epochs 6
-# (outputs go to $DYCONV_TRIALS or /work/runs/masks/trials/NAME). A record, not a tool.
+# (outputs go to $DYCONV_TRIALS or runs/masks/trials/NAME under the repository root). A record, not a tool.
 """Dev-fold trial of a mask design (issue 14): an enhancer on the cached seed-0 CNN-FC, per epoch the clean dev
 accuracy, the mask statistics on dev, and the accuracy on dev mixed with the *training* noises (white, brown,
 violet, hum, clicks, crowd; never a test noise) at 10, 5 and 0 dB. Patches models.generator's mask constants
@@ -35,7 +35,7 @@ p.add_argument("--train-clips", type=int, default=0, help="0 = all")
 p.add_argument("--train-noise", default="", help="multi-condition: 'all' or names; half the clips noisy")
 a = p.parse_args()
 G.MASK_START_SHIFT, G.MASK_START_SCALE = a.shift, a.scale
-out = Path(os.environ.get("DYCONV_TRIALS", "/work/runs/masks/trials")) / a.name
+out = Path(os.environ.get("DYCONV_TRIALS", Path(__file__).resolve().parent.parent / "runs" / "masks" / "trials")) / a.name
 out.mkdir(parents=True, exist_ok=True)
 splits = audiodata.load_splits(None, seed=a.seed, progress=False)
 log = Log(); log.to_file(out / "train.log")

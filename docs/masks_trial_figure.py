@@ -12,7 +12,7 @@ import audiodata, models
 import models.generator as G
 from training import checkpoint
 
-TRIALS = Path(os.environ.get("DYCONV_TRIALS", "/work/runs/masks/trials"))
+TRIALS = Path(os.environ.get("DYCONV_TRIALS", Path(__file__).resolve().parent.parent / "runs" / "masks" / "trials"))
 CLIPS = (0, 40, 80, 120)  # dev-fold items
 splits = audiodata.load_splits(None, seed=0, progress=False)
 x = torch.stack([splits.dev[i][0] for i in CLIPS])

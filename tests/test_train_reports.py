@@ -112,7 +112,7 @@ def test_table2_has_paper_columns_only_for_the_papers_noises():
     rows = [r for r in _rows(["cnn-fc"]) if r["noise"] in ("clean", "pink")]
     rows += [{**r, "noise": n} for r in rows if r["noise"] == "pink" for n in ("crowd", "destroyerengine")]
     header, body = _table(reports.table2(rows, noises, SNRS))
-    assert header == ["SNR (dB)", "Method", "crowd", "destroyerengine", "Pink", "Destroyer (paper)", "Pink (paper)"]
+    assert header == ["SNR (dB)", "Method", "crowd", "destroyerengine", "pink", "destroyer (paper)", "pink (paper)"]
     for row, snr in zip(body, SNRS):
         assert [float(v) for v in row[5:]] == [float(TABLE2[snr]["cnn-fc"][6]), float(TABLE2[snr]["cnn-fc"][5])]
 

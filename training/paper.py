@@ -23,11 +23,6 @@ def paper_name(noise: str) -> str:
     """The paper's name of the column ``noise`` is compared with (Destroyer for destroyerengine)."""
     return list(NOISE_DISPLAY.values())[paper_column(noise)]
 
-
-def noise_display(noise: str) -> str:
-    """The paper's spelling of its noises (Babble, F16, ...); any other name as it is."""
-    return NOISE_DISPLAY.get(noise, noise)
-
 # Table 1: (dev, test, difference as printed; the paper's difference is |dev - test|)
 TABLE1 = {
     "cnn-fc": (76.47, 73.84, 2.63),

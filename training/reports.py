@@ -10,7 +10,7 @@ import io
 import statistics
 from pathlib import Path
 
-from training.paper import DISPLAY, METHODS, TABLE1, TABLE2, noise_display, paper_column, paper_name
+from training.paper import DISPLAY, METHODS, TABLE1, TABLE2, paper_column, paper_name
 
 CSV_FIELDS = ("fold", "seed", "method", "split", "noise", "snr_db", "accuracy", "n")
 
@@ -143,9 +143,9 @@ def table2(rows: list[dict], noise_types, snrs_db) -> str:
     """SNR x method rows, noise columns: this run's rates on the noisy test set, then the paper's (for the noises
     that are the paper's)."""
     methods = _methods(rows)
-    names = [noise_display(n) for n in noise_types]
     in_paper = [n for n in noise_types if paper_column(n) is not None]
-    header = ["SNR (dB)", "Method"] + names + [f"{paper_name(n)} (paper)" for n in in_paper]
+    # Noises by their names as the run knows them (file stems), the paper's columns by its names, lower-cased alike.
+    header = ["SNR (dB)", "Method"] + list(noise_types) + [f"{paper_name(n).lower()} (paper)" for n in in_paper]
     test = "the test set (fold 10)" if {r["fold"] for r in rows} <= {10} else "the test folds"
     where = scope(rows).split("; ", 1)
     if not in_paper:

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from training.checkpoint import atomic_write  # noqa: E402
-from training.paper import DISPLAY, METHODS, noise_display  # noqa: E402
+from training.paper import DISPLAY, METHODS  # noqa: E402
 from training.reports import parts, values  # noqa: E402
 
 COLORS = {"cnn-fc": "#444444", "sfe": "#1f77b4", "dfe": "#ff7f0e", "dcl": "#2ca02c", "dsl": "#d62728"}
@@ -78,7 +78,7 @@ def robustness_figure(rows: list[dict], noises, snrs_db, path) -> None:
     for i, (ax, noise) in enumerate(zip(small, noises)):
         if small:
             ax.set_ylim(min(lows), max(highs))
-        ax.set_title(noise_display(noise), fontsize=9)
+        ax.set_title(noise, fontsize=9)
         ax.set_xticks(snrs, [f"{s:g}" for s in snrs], fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(alpha=0.3)

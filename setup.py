@@ -1,7 +1,9 @@
 """Build of dyconv and its extension dyconv._C.
 
-Two ways to install from a checkout (README, "Install"):
+Ways to install from a checkout (README, "Install"):
 
+- ``pip install .`` / ``pip wheel .`` (non-editable): like the editable installs below, with
+  the C++ sources carried inside the package (``dyconv/csrc``) for the first-import compile.
 - ``pip install -e .``: pip builds in an isolated environment without torch, so
   this installs the Python package only; the first ``import dyconv`` compiles the
   ops against the installed torch and caches them (dyconv/_jit.py).
@@ -16,8 +18,10 @@ the checkout.
 """
 import importlib.util
 import os
+import shutil
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -57,7 +61,19 @@ def _extensions():
     return [ext], {"build_ext": BuildExtension.with_options(use_ninja=True)}
 
 
+class BuildPyWithSources(build_py):
+    """A non-editable build (``pip install .``, ``pip wheel .``) puts csrc/ into the package as dyconv/csrc:
+    without a prebuilt _C (pip's build isolation has no torch) the first import compiles from there."""
+
+    def run(self):
+        super().run()
+        if not self.editable_mode:
+            shutil.copytree(os.path.join(HERE, "csrc"), os.path.join(self.build_lib, "dyconv", "csrc"),
+                            dirs_exist_ok=True)
+
+
 ext_modules, cmdclass = _extensions()
+cmdclass["build_py"] = BuildPyWithSources
 
 setup(
     name="dyconv",

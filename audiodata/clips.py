@@ -4,6 +4,7 @@ from typing import Optional, Tuple
 
 from .config import FEATURES
 from .io import AudioReadError, read_audio
+from .synthetic import generate_clip
 
 MIN_DURATION_RATIO = 0.5
 """A file that decodes to less than this fraction of its metadata duration is truncated (skipped). Decoding
@@ -32,5 +33,4 @@ class Clip:
                                                 f"{sample_rate} Hz), the metadata says {self.duration:.3f} s "
                                                 f"(end - start); re-download it")
             return wave
-        from .synthetic import generate_clip
         return generate_clip(self.label, self.seed, sample_rate)

@@ -28,7 +28,8 @@ def _report_skipped(skipped, what):
 def _source(data_root, data_seed, clips_per_class):
     """(description, clips, skipped-before-reading, cache-key part)."""
     if data_root is None:
-        from .synthetic import VERSION, synthetic_clips
+        from .synthetic import VERSION
+        from .synthetic_set import synthetic_clips
         clips = synthetic_clips(data_seed, clips_per_class)
         n = len(clips) // (10 * len(CLASS_NAMES))
         return (f"built-in synthetic set (seed {data_seed}, {n} clips/class/fold)", clips, [],

@@ -10,8 +10,10 @@ from __future__ import annotations
 import glob
 import os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the checkout: csrc/ is next to dyconv/
-CSRC = os.path.join(ROOT, "csrc")
+HERE = os.path.dirname(os.path.abspath(__file__))
+# A non-editable install carries the sources in the package (setup.py: BuildPyWithSources); in a checkout
+# (and an editable install of it) csrc/ is next to dyconv/.
+CSRC = os.path.join(HERE, "csrc") if os.path.isdir(os.path.join(HERE, "csrc")) else os.path.join(os.path.dirname(HERE), "csrc")
 CXX_FLAGS = ["-O3", "-fopenmp"]  # the C++ standard is the one torch.utils.cpp_extension picks
 NVCC_FLAGS = ["-O3", "--use_fast_math"]
 LINK_FLAGS = ["-fopenmp"]

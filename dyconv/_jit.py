@@ -40,8 +40,8 @@ def load() -> None:
     if not sources:
         raise ImportError(
             f"dyconv: the compiled ops (dyconv/_C) are missing and so are the C++ sources to build them "
-            f"(expected {_build.CSRC}); install from a checkout of the repository with `pip install -e .` "
-            f"(compiles at first import) or `{AHEAD_OF_TIME}` (compiles now)")
+            f"(expected {_build.CSRC}); reinstall from a checkout of the repository with `pip install .` or "
+            f"`pip install -e .` (both compile at first import) or `{AHEAD_OF_TIME}` (compiles now)")
     with_cuda, why = _build.use_cuda()
     name = _name(with_cuda)
     root = os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root()

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from audiodata import PAPER_NOISES, extract, fold_split, load_splits
-from audiodata.synthetic import synthetic_clips
+from audiodata.synthetic_set import synthetic_clips
 
 
 @pytest.fixture(scope="module")

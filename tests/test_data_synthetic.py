@@ -6,7 +6,8 @@ import audiodata
 from audiodata import CLASS_NAMES, NOISE_TYPES, SNRS_DB, extract, features_from_waveform, load_splits
 from audiodata.extract import noise_rng
 from audiodata.mixing import measured_snr, mix_at_snr, noise_segment
-from audiodata.synthetic import generate_clip, synthetic_clips
+from audiodata.synthetic import generate_clip
+from audiodata.synthetic_set import synthetic_clips
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,8 @@
 """A plain `pip install -e .` from a clean copy of the checkout, in a fresh venv that reuses the installed torch:
 no torch is downloaded, the first `import dyconv` compiles the ops (one line says so), they match the
 reference, and only the name `dyconv` is installed, so a user's own `models` package works next to it.
+The same for a non-editable `pip install .`, which carries the C++ sources in the package, and `pip wheel .`,
+whose wheel holds exactly what `pip install .` installed (pip installs through such a wheel).
 
 The ahead-of-time path (`pip install --no-build-isolation -e .`) is the one .ci/run installs the suite with.
 The venv sees this interpreter's site-packages (torch and the other dependencies) through a path file, which
@@ -13,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import pytest
 import torch
@@ -37,10 +40,8 @@ print("dyconv from", dyconv.__file__)
 """
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """(clone, venv python, env, pip output) after `pip install -e .` in a fresh venv."""
-    tmp = tmp_path_factory.mktemp("install")
+def _install(tmp, target):
+    """(clone, venv python, env, pip output) after `pip install <target>` from a clean copy in a fresh venv."""
     clone = tmp / "clone"
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, check=True).stdout.decode().split("\0")
@@ -58,10 +59,20 @@ def installed(tmp_path_factory):
         f.write("\n".join(p for p in sys.path if p.endswith("-packages")) + "\n")
     env = {**os.environ, "TORCH_EXTENSIONS_DIR": str(tmp / "torch_extensions")}
     env.pop("PYTHONPATH", None)
-    pip = subprocess.run([python, "-m", "pip", "install", "-e", "."], cwd=clone, env=env, capture_output=True,
+    pip = subprocess.run([python, "-m", "pip", "install", *target], cwd=clone, env=env, capture_output=True,
                          text=True, timeout=900)
     assert pip.returncode == 0, pip.stdout[-3000:] + pip.stderr[-3000:]
     return clone, python, env, pip.stdout
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    return _install(tmp_path_factory.mktemp("install"), ["-e", "."])
+
+
+@pytest.fixture(scope="module")
+def installed_copy(tmp_path_factory):
+    return _install(tmp_path_factory.mktemp("install_copy"), ["."])
 
 
 def vpython(installed, code, cwd):
@@ -114,3 +125,35 @@ def test_a_users_models_package_and_the_papers_models_side_by_side(installed, tm
         print(tuple(models.build("dsl", "small")(torch.rand(2, 1, 40, 64)).shape))
     """, tmp_path)
     assert paper.returncode == 0 and paper.stdout.strip() == "(2, 10)", paper.stderr[-3000:]
+
+
+def _site_packages(installed):
+    _, python, env, _ = installed
+    out = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                         env=env, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def test_pip_install_dot_compiles_the_sources_it_carries_at_first_import(installed_copy, tmp_path):
+    site = _site_packages(installed_copy)
+    assert os.path.isfile(os.path.join(site, "dyconv", "csrc", "dyconv.cpp"))
+    assert not [f for f in os.listdir(os.path.join(site, "dyconv")) if f.startswith("_C")], "no torch in isolation"
+    first = vpython(installed_copy, CHECK_OPS, tmp_path)
+    assert first.returncode == 0, first.stderr[-5000:]
+    assert first.stdout.strip() == f"dyconv from {os.path.join(site, 'dyconv', '__init__.py')}"
+    assert sum(line.startswith("dyconv: compiling") for line in first.stderr.splitlines()) == 1, first.stderr[-3000:]
+
+
+def test_pip_wheel_holds_what_pip_install_dot_installed(installed_copy, tmp_path):
+    clone, python, env, _ = installed_copy
+    wheel = subprocess.run([python, "-m", "pip", "wheel", ".", "--no-deps", "-w", str(tmp_path)], cwd=clone,
+                           env=env, capture_output=True, text=True, timeout=900)
+    assert wheel.returncode == 0, wheel.stdout[-3000:] + wheel.stderr[-3000:]
+    (path,) = tmp_path.glob("dyconv-*.whl")
+    with zipfile.ZipFile(path) as z:
+        in_wheel = {n for n in z.namelist() if n.startswith("dyconv/")}
+    root = _site_packages(installed_copy)
+    installed_files = {os.path.relpath(os.path.join(d, f), root)
+                       for d, _, files in os.walk(os.path.join(root, "dyconv")) if "__pycache__" not in d
+                       for f in files}
+    assert "dyconv/csrc/cpu/conv.h" in in_wheel and in_wheel == installed_files

@@ -1,19 +1,7 @@
-"""The built-in synthetic urban-sound set: ten UrbanSound8K-named classes, ten folds, seeded."""
-from ..clips import Clip
-from ..config import ALL_FOLDS, CLASS_NAMES
+"""Generators of the built-in synthetic urban sounds: (class, seed, rate) -> waveform.
+
+The clip list of the built-in set is :mod:`audiodata.synthetic_set`.
+"""
 from .clip import DIFFICULTY, VERSION, Difficulty, generate_clip
 
-DEFAULT_CLIPS_PER_CLASS = 20  # per class per fold: 2000 clips (1600 train, 200 dev, 200 test)
-
-
-def synthetic_clips(seed=0, clips_per_class=None):
-    """The clip list: ``clips_per_class`` clips of each class in each of the ten folds."""
-    n = DEFAULT_CLIPS_PER_CLASS if clips_per_class is None else int(clips_per_class)
-    if n < 1:
-        raise ValueError(f"clips_per_class: expected a positive integer, got {clips_per_class!r}")
-    return [Clip(name=f"synth-{seed}-fold{fold}-{CLASS_NAMES[label]}-{i:04d}", fold=fold, label=label,
-                 seed=(int(seed), fold, label, i))
-            for fold in ALL_FOLDS for label in range(len(CLASS_NAMES)) for i in range(n)]
-
-
-__all__ = ["DEFAULT_CLIPS_PER_CLASS", "DIFFICULTY", "Difficulty", "VERSION", "generate_clip", "synthetic_clips"]
+__all__ = ["DIFFICULTY", "Difficulty", "VERSION", "generate_clip"]

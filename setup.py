@@ -64,7 +64,7 @@ setup(
     version="0.1.0",
     description="Per-sample dynamic convolution fused with normalization, and the DFE/DCL/DSL "
     "audio event recognition models built on it",
-    packages=["dyconv"],
+    packages=["dyconv", "dyconv.nn"],
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.4",

@@ -26,7 +26,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> new_norm_act_outputs(
 std::tuple<at::Tensor, at::Tensor, at::Tensor> new_conv_grads(
     const ConvGeometry& g, const at::Tensor& x, std::array<bool, 3> mask) {
   return {new_grad(mask[0], x, {g.B, g.Cin, g.H, g.W}),
-          new_grad(mask[1], x, {g.B, g.Cout, g.Cin, g.kH, g.kW}), new_grad(mask[2], x, {g.B, g.Cout})};
+          new_grad(mask[1], x, {g.B, g.Cout, g.Cin / g.groups, g.kH, g.kW}), new_grad(mask[2], x, {g.B, g.Cout})};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> new_norm_act_grads(

@@ -1,7 +1,8 @@
 """dyconv: per-sample ("dynamic") dilated convolution fused with per-sample
 normalization, affine and activation, as PyTorch custom ops.
 
-Public functions: :func:`dynamic_conv2d`, :func:`dynamic_conv_norm_act`;
+Public functions: :func:`dynamic_conv2d`, :func:`dynamic_conv_norm_act`,
+:func:`dynamic_conv_transpose2d`;
 plain-PyTorch ground truth in :mod:`dyconv.reference`.
 """
 import importlib.util
@@ -21,11 +22,14 @@ else:  # a plain `pip install -e .`: compiled at first import against the instal
 
     _jit.load()
 
-from dyconv import _autocast, _autograd, _fake  # noqa: F401  (registrations)
+from dyconv import _autocast, _autograd, _fake, _transpose_autograd  # noqa: F401  (registrations)
 from dyconv import reference
 from dyconv._backend import cuda_available
 from dyconv.engines import cpu_engine_for
-from dyconv.functional import dynamic_conv2d, dynamic_conv_norm_act
+from dyconv.functional import dynamic_conv2d, dynamic_conv_norm_act, dynamic_conv_transpose2d
 
-__all__ = ["dynamic_conv2d", "dynamic_conv_norm_act", "reference", "cuda_available", "cpu_engine_for"]
+__all__ = [
+    "dynamic_conv2d", "dynamic_conv_norm_act", "dynamic_conv_transpose2d", "reference", "cuda_available",
+    "cpu_engine_for",
+]
 

@@ -58,6 +58,13 @@ def conv_params(kernel_size: tuple[int, int], stride, padding, dilation):
     return stride, padding, dilation, extra
 
 
+def check_groups(groups) -> int:
+    """``groups`` of a convolution: an int >= 1 (divisibility is checked with the tensors)."""
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"groups must be an int >= 1, got {groups!r}")
+    return int(groups)
+
+
 def check_choice(name: str, value, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")

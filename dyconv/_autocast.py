@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-_FORWARD_OPS = ("dynamic_conv2d", "dynamic_conv_norm_act")
+_FORWARD_OPS = ("dynamic_conv2d", "dynamic_conv_norm_act", "dynamic_conv_transpose2d")
 _lib = torch.library.Library("dyconv", "IMPL")
 
 

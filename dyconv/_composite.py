@@ -6,16 +6,20 @@ gradient penalties, Hessian-vector products, second-order meta-learning), the
 fused op's backward instead differentiates this composition: the convolution
 through ``dyconv::dynamic_conv2d`` (differentiable to any order, see
 ``dyconv/_autograd.py``) and normalization, affine and activation through torch
-ops. Its values are the fused kernel's up to rounding.
+ops. Its values are the fused kernel's up to rounding. Under torch.func
+transforms and forward-mode AD the fused op is this composition itself, its
+conv then running through ``dyconv/_transforms.py``.
 """
 from __future__ import annotations
 
 import torch
 
+from dyconv import _transforms
 
-def conv_norm_act(x, weight, scale, shift, stride, padding, dilation, norm, activation, eps):
+
+def conv_norm_act(x, weight, scale, shift, stride, padding, dilation, norm, activation, eps, groups=1):
     """``act(normalize(conv(x, weight)) * scale + shift)`` from op-level arguments (padding already applied)."""
-    y = torch.ops.dyconv.dynamic_conv2d(x, weight, None, stride, padding, dilation)
+    y = _transforms.conv(x, weight, None, stride, padding, dilation, groups)
     if norm != "none" and y.shape[0] > 0:
         dims = (1, 2, 3) if norm == "layer" else (2, 3)
         var, mean = torch.var_mean(y, dims, correction=0, keepdim=True)

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import torch
 
-from dyconv._checks import check_conv, check_like, check_norm_act, empty_grad
+from dyconv._checks import check_conv, check_conv_transpose, check_like, check_norm_act, empty_grad
 
 
 @torch.library.register_fake("dyconv::dynamic_conv2d")
-def _dynamic_conv2d_fake(x, weight, bias, stride, padding, dilation):
-    Hout, Wout = check_conv("dynamic_conv2d", x, weight, bias, stride, padding, dilation)
+def _dynamic_conv2d_fake(x, weight, bias, stride, padding, dilation, groups=1):
+    Hout, Wout = check_conv("dynamic_conv2d", x, weight, bias, stride, padding, dilation, groups)
     return x.new_empty((x.shape[0], weight.shape[1], Hout, Wout))
 
 
 @torch.library.register_fake("dyconv::dynamic_conv2d_backward")
-def _dynamic_conv2d_backward_fake(grad_out, x, weight, stride, padding, dilation, output_mask):
-    Hout, Wout = check_conv("dynamic_conv2d_backward", x, weight, None, stride, padding, dilation)
+def _dynamic_conv2d_backward_fake(grad_out, x, weight, stride, padding, dilation, output_mask, groups=1):
+    Hout, Wout = check_conv("dynamic_conv2d_backward", x, weight, None, stride, padding, dilation, groups)
     check_like("dynamic_conv2d_backward", "grad_out", grad_out, x, (x.shape[0], weight.shape[1], Hout, Wout))
     grad_x = torch.empty_like(x, memory_format=torch.contiguous_format) if output_mask[0] else empty_grad(x)
     grad_w = torch.empty_like(weight, memory_format=torch.contiguous_format) if output_mask[1] else empty_grad(x)
@@ -23,9 +23,10 @@ def _dynamic_conv2d_backward_fake(grad_out, x, weight, stride, padding, dilation
 
 
 @torch.library.register_fake("dyconv::dynamic_conv_norm_act")
-def _dynamic_conv_norm_act_fake(x, weight, scale, shift, stride, padding, dilation, norm, activation, eps):
+def _dynamic_conv_norm_act_fake(x, weight, scale, shift, stride, padding, dilation, norm, activation, eps,
+                                groups=1):
     op = "dynamic_conv_norm_act"
-    Hout, Wout = check_conv(op, x, weight, None, stride, padding, dilation)
+    Hout, Wout = check_conv(op, x, weight, None, stride, padding, dilation, groups)
     groups = check_norm_act(op, x, weight, scale, shift, norm, activation)
     shape = (x.shape[0], weight.shape[1], Hout, Wout)
     stats = (x.shape[0], groups)
@@ -35,10 +36,10 @@ def _dynamic_conv_norm_act_fake(x, weight, scale, shift, stride, padding, dilati
 @torch.library.register_fake("dyconv::dynamic_conv_norm_act_backward")
 def _dynamic_conv_norm_act_backward_fake(
     grad_out, x, weight, scale, shift, conv_out, mean, rstd,
-    stride, padding, dilation, norm, activation, output_mask,
+    stride, padding, dilation, norm, activation, output_mask, groups=1,
 ):
     op = "dynamic_conv_norm_act_backward"
-    Hout, Wout = check_conv(op, x, weight, None, stride, padding, dilation)
+    Hout, Wout = check_conv(op, x, weight, None, stride, padding, dilation, groups)
     groups = check_norm_act(op, x, weight, scale, shift, norm, activation)
     shape = (x.shape[0], weight.shape[1], Hout, Wout)
     check_like(op, "grad_out", grad_out, x, shape)
@@ -50,3 +51,9 @@ def _dynamic_conv_norm_act_backward_fake(
     grad_scale = torch.empty_like(scale, memory_format=torch.contiguous_format) if output_mask[2] else empty_grad(x)
     grad_shift = torch.empty_like(shift, memory_format=torch.contiguous_format) if output_mask[3] else empty_grad(x)
     return grad_x, grad_w, grad_scale, grad_shift
+
+
+@torch.library.register_fake("dyconv::dynamic_conv_transpose2d")
+def _dynamic_conv_transpose2d_fake(x, weight, bias, stride, padding, output_padding, dilation, groups=1):
+    shape = check_conv_transpose(x, weight, bias, stride, padding, output_padding, dilation, groups)
+    return x.new_empty(shape)

@@ -1,4 +1,8 @@
 // CPU kernels of dyconv::dynamic_conv2d and dyconv::dynamic_conv2d_backward.
+//
+// groups > 1: the engines see each (sample, group) as a sample of its own
+// (ConvGeometry::folded(), no copies); depthwise layers (groups == Cin) take
+// their own direct kernel where strided (cpu/depthwise_conv.h).
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -7,6 +11,7 @@
 
 #include "checks.h"
 #include "cpu/conv.h"
+#include "cpu/depthwise_conv.h"
 #include "outputs.h"
 
 namespace dyconv::cpu {
@@ -14,9 +19,9 @@ namespace {
 
 at::Tensor dynamic_conv2d_cpu(const at::Tensor& x_in, const at::Tensor& weight_in,
                               const std::optional<at::Tensor>& bias_in, c10::IntArrayRef stride,
-                              c10::IntArrayRef padding, c10::IntArrayRef dilation) {
-  const ConvGeometry g =
-      check_conv_inputs("dynamic_conv2d", x_in, weight_in, bias_in, stride, padding, dilation);
+                              c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups) {
+  const ConvGeometry g = check_conv_inputs("dynamic_conv2d", x_in, weight_in, bias_in, stride,
+                                           padding, dilation, groups);
   at::Tensor y = new_output(x_in, {g.B, g.Cout, g.Hout, g.Wout});
   if (g.B == 0) return y;
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
@@ -25,13 +30,18 @@ at::Tensor dynamic_conv2d_cpu(const at::Tensor& x_in, const at::Tensor& weight_i
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv2d_cpu", [&] {
     const scalar_t* bp = has_bias ? bias.const_data_ptr<scalar_t>() : nullptr;
     scalar_t* yp = y.mutable_data_ptr<scalar_t>();
-    const int64_t N = g.N();
-    Conv<scalar_t>(g).forward(x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), yp,
+    const ConvGeometry f = g.folded();
+    if (depthwise_applies(g)) {
+      depthwise_forward<scalar_t>(f, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), bp, yp);
+      return;
+    }
+    const int64_t N = f.N();
+    Conv<scalar_t>(f).forward(x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), yp,
                            [&](int64_t b, int64_t, int64_t n0, int64_t n1) {
                              if (!bp) return;
-                             for (int64_t c = 0; c < g.Cout; ++c) {
-                               scalar_t* row = yp + (b * g.Cout + c) * N;
-                               const scalar_t v = bp[b * g.Cout + c];
+                             for (int64_t c = 0; c < f.Cout; ++c) {
+                               scalar_t* row = yp + (b * f.Cout + c) * N;
+                               const scalar_t v = bp[b * f.Cout + c];
                                for (int64_t n = n0; n < n1; ++n) row[n] += v;
                              }
                            });
@@ -42,25 +52,33 @@ at::Tensor dynamic_conv2d_cpu(const at::Tensor& x_in, const at::Tensor& weight_i
 std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
     const at::Tensor& grad_out, const at::Tensor& x_in, const at::Tensor& weight_in,
     c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
-    std::array<bool, 3> mask) {
-  const ConvGeometry g = check_conv_backward(grad_out, x_in, weight_in, stride, padding, dilation);
+    std::array<bool, 3> mask, int64_t groups) {
+  const ConvGeometry g =
+      check_conv_backward(grad_out, x_in, weight_in, stride, padding, dilation, groups);
   auto [dx, dw, db] = new_conv_grads(g, x_in, mask);
   if (mask[2]) at::sum_out(db, grad_out, {2, 3});
   if (g.B == 0 || !(mask[0] || mask[1])) return {dx, dw, db};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), dy = grad_out.contiguous();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv2d_backward_cpu", [&] {
-    const Conv<scalar_t> conv(g);
+    const ConvGeometry f = g.folded();
+    const scalar_t* dyp = dy.const_data_ptr<scalar_t>();
+    if (depthwise_applies(g)) {
+      depthwise_backward<scalar_t>(f, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), dyp,
+                                   mask[0] ? dx.mutable_data_ptr<scalar_t>() : nullptr,
+                                   mask[1] ? dw.mutable_data_ptr<scalar_t>() : nullptr);
+      return;
+    }
+    const Conv<scalar_t> conv(f);
     if (conv.grads_need_zeros()) {
       if (mask[0]) dx.zero_();
       if (mask[1]) dw.zero_();
     }
-    const scalar_t* dyp = dy.const_data_ptr<scalar_t>();
-    const int64_t N = g.N();
+    const int64_t N = f.N();
     conv.backward(x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
                   mask[0] ? dx.mutable_data_ptr<scalar_t>() : nullptr,
                   mask[1] ? dw.mutable_data_ptr<scalar_t>() : nullptr,
                   [&](int64_t b, int64_t c, int64_t n0, int64_t n1, scalar_t* dst) {
-                    std::memcpy(dst, dyp + (b * g.Cout + c) * N + n0, (n1 - n0) * sizeof(scalar_t));
+                    std::memcpy(dst, dyp + (b * f.Cout + c) * N + n0, (n1 - n0) * sizeof(scalar_t));
                   });
   });
   return {dx, dw, db};

@@ -29,49 +29,58 @@
 namespace dyconv::cpu {
 namespace {
 
-// Statistics of sample b -> its (mean, rstd) entries of the (B, G) tensors.
+// The statistics over channel rows [i0, i1) of the (B * Cout) rows -> entry s of the (B, G)
+// tensors mean and rstd. Tile statistics are per (folded sample, tile, channel of the group):
+// row i is channel i % Cg of folded sample i / Cg (f = g.folded(), Cg = f.Cout).
 template <typename T>
-void finish_sample_stats(const ConvGeometry& g, const TilePlan& p, Norm norm, double eps,
-                         const std::vector<acc_t>& tile_mean, const std::vector<acc_t>& tile_m2,
-                         int64_t b, T* mean, T* rstd) {
-  const int64_t N = g.N();
-  const int64_t groups = norm == Norm::Layer ? 1 : g.Cout;
-  for (int64_t grp = 0; grp < groups; ++grp) {
-    acc_t n = 0, m = 0, m2 = 0;
-    const int64_t c0 = norm == Norm::Layer ? 0 : grp, c1 = norm == Norm::Layer ? g.Cout : grp + 1;
-    for (int64_t c = c0; c < c1; ++c) {
-      for (int64_t t = 0; t < p.ntiles; ++t) {
-        const acc_t nb = acc_t(p.end(t, N) - p.begin(t, N));
-        const int64_t i = (b * p.ntiles + t) * g.Cout + c;
-        const acc_t delta = tile_mean[i] - m, tot = n + nb;
-        m += delta * nb / tot;
-        m2 += tile_m2[i] + delta * delta * n * nb / tot;
-        n = tot;
-      }
+void finish_stats(const ConvGeometry& f, const TilePlan& p, double eps,
+                  const std::vector<acc_t>& tile_mean, const std::vector<acc_t>& tile_m2,
+                  int64_t i0, int64_t i1, int64_t s, T* mean, T* rstd) {
+  const int64_t N = f.N(), Cg = f.Cout;
+  acc_t n = 0, m = 0, m2 = 0;
+  for (int64_t i = i0; i < i1; ++i) {
+    const int64_t bf = i / Cg, cg = i % Cg;
+    for (int64_t t = 0; t < p.ntiles; ++t) {
+      const acc_t nb = acc_t(p.end(t, N) - p.begin(t, N));
+      const int64_t k = (bf * p.ntiles + t) * Cg + cg;
+      const acc_t delta = tile_mean[k] - m, tot = n + nb;
+      m += delta * nb / tot;
+      m2 += tile_m2[k] + delta * delta * n * nb / tot;
+      n = tot;
     }
-    mean[b * groups + grp] = T(m);
-    rstd[b * groups + grp] = T(1.0 / std::sqrt(m2 / n + eps));
   }
+  mean[s] = T(m);
+  rstd[s] = T(1.0 / std::sqrt(m2 / n + eps));
+}
+
+// Where a statistic is over one value, that value is its mean exactly and the
+// normalized value is exactly 0: out = act(shift), whatever rstd = 1/sqrt(eps)
+// would make of a rounding in y * a - mean * a.
+inline bool single_value_stats(Norm norm, const ConvGeometry& g) {
+  return norm == Norm::Instance ? g.N() == 1 : norm == Norm::Layer ? g.Cout * g.N() == 1 : false;
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act_cpu(
     const at::Tensor& x_in, const at::Tensor& weight_in, const at::Tensor& scale_in,
     const at::Tensor& shift_in, c10::IntArrayRef stride, c10::IntArrayRef padding,
-    c10::IntArrayRef dilation, c10::string_view norm_s, c10::string_view act_s, double eps) {
+    c10::IntArrayRef dilation, c10::string_view norm_s, c10::string_view act_s, double eps,
+    int64_t groups) {
   const auto [g, norm, act] = check_norm_act_forward(x_in, weight_in, scale_in, shift_in, stride,
-                                                     padding, dilation, norm_s, act_s, eps);
+                                                     padding, dilation, norm_s, act_s, eps, groups);
   auto [out, y, mean, rstd] = new_norm_act_outputs(g, norm, x_in);
   if (g.B == 0) return {out, y, mean, rstd};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
   const at::Tensor scale = scale_in.contiguous(), shift = shift_in.contiguous();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv_norm_act_cpu", [&] {
     using T = scalar_t;
-    const Conv<T> conv(g);
+    // The conv runs on each (sample, group) as a sample (f); the norm is over the real samples (g).
+    const ConvGeometry f = g.folded();
+    const Conv<T> conv(f);
     const TilePlan& p = conv.tiles;
-    const int64_t N = g.N(), Cout = g.Cout;
+    const int64_t N = g.N(), Cout = g.Cout, Cg = f.Cout;
     T* yp = y.mutable_data_ptr<T>();
-    const bool stats = norm != Norm::None;
-    std::vector<acc_t> tile_mean(stats ? p.items * Cout : 0), tile_m2(stats ? p.items * Cout : 0);
+    const bool stats = norm != Norm::None, single = single_value_stats(norm, g);
+    std::vector<acc_t> tile_mean(stats ? p.items * Cg : 0), tile_m2(stats ? p.items * Cg : 0);
     T* mp = mean.mutable_data_ptr<T>();
     T* rp = rstd.mutable_data_ptr<T>();
     const T* sc = scale.const_data_ptr<T>();
@@ -81,31 +90,37 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     const auto apply_rows = [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t s = norm == Norm::Layer ? i / Cout : i;
-        const T a = stats ? rp[s] * sc[i] : sc[i];
-        const T o = stats ? sh[i] - mp[s] * a : sh[i];
+        const T a = single ? T(0) : stats ? rp[s] * sc[i] : sc[i];
+        const T o = stats && !single ? sh[i] - mp[s] * a : sh[i];
         with_activation(act, [&](auto A) { apply_row<A.value>(yp + i * N, op_ + i * N, N, a, o); });
       }
     };
+    // The statistics of entry s of the (B, G) tensors.
+    const auto finish = [&](int64_t s) {
+      if (norm == Norm::Layer) finish_stats<T>(f, p, eps, tile_mean, tile_m2, s * Cout, (s + 1) * Cout, s, mp, rp);
+      else finish_stats<T>(f, p, eps, tile_mean, tile_m2, s, s + 1, s, mp, rp);
+    };
     // Where one thread computes all tiles of a sample in order, the sample is
-    // finished right after its last tile, while its conv output is still in cache.
-    const bool inline_apply = conv.whole_samples_in_order();
+    // finished right after its last tile, while its conv output is still in cache
+    // (a layer norm over several groups waits for all of them: after the conv).
+    const bool inline_apply = conv.whole_samples_in_order() && (norm != Norm::Layer || groups == 1);
     conv.forward(x.const_data_ptr<T>(), w.const_data_ptr<T>(), yp,
-                    [&](int64_t b, int64_t t, int64_t n0, int64_t n1) {
+                    [&](int64_t bf, int64_t t, int64_t n0, int64_t n1) {
                       if (stats) {
-                        for (int64_t c = 0; c < Cout; ++c) {
-                          const int64_t k = (b * p.ntiles + t) * Cout + c;
-                          row_stats(yp + (b * Cout + c) * N + n0, n1 - n0, tile_mean[k], tile_m2[k]);
+                        for (int64_t c = 0; c < Cg; ++c) {
+                          const int64_t k = (bf * p.ntiles + t) * Cg + c;
+                          row_stats(yp + (bf * Cg + c) * N + n0, n1 - n0, tile_mean[k], tile_m2[k]);
                         }
                       }
                       if (!inline_apply || t != p.ntiles - 1) return;
-                      if (stats) finish_sample_stats<T>(g, p, norm, eps, tile_mean, tile_m2, b, mp, rp);
-                      apply_rows(b * Cout, (b + 1) * Cout);
+                      if (norm == Norm::Layer) finish(bf);  // groups == 1: bf is the sample
+                      else if (stats) for (int64_t i = bf * Cg; i < (bf + 1) * Cg; ++i) finish(i);
+                      apply_rows(bf * Cg, (bf + 1) * Cg);
                     });
     if (inline_apply) return;
     if (stats) {
-      at::parallel_for(0, g.B, 1, [&](int64_t b0, int64_t b1) {
-        for (int64_t b = b0; b < b1; ++b)
-          finish_sample_stats<T>(g, p, norm, eps, tile_mean, tile_m2, b, mp, rp);
+      at::parallel_for(0, mean.size(0) * mean.size(1), 1, [&](int64_t s0, int64_t s1) {
+        for (int64_t s = s0; s < s1; ++s) finish(s);
       });
     }
     at::parallel_for(0, g.B * Cout, 1, apply_rows);
@@ -118,10 +133,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     const at::Tensor& scale_in, const at::Tensor& shift_in, const at::Tensor& y_in,
     const at::Tensor& mean_in, const at::Tensor& rstd_in, c10::IntArrayRef stride,
     c10::IntArrayRef padding, c10::IntArrayRef dilation, c10::string_view norm_s,
-    c10::string_view act_s, std::array<bool, 4> mask) {
+    c10::string_view act_s, std::array<bool, 4> mask, int64_t groups) {
   const auto [g, norm, act] = check_norm_act_backward(grad_out, x_in, weight_in, scale_in, shift_in, y_in,
                                                       mean_in, rstd_in, stride, padding, dilation,
-                                                      norm_s, act_s);
+                                                      norm_s, act_s, groups);
   auto [dx, dw, dscale, dshift] = new_norm_act_grads(g, x_in, mask);
   if (g.B == 0 || !(mask[0] || mask[1] || mask[2] || mask[3])) return {dx, dw, dscale, dshift};
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous(), y = y_in.contiguous();
@@ -131,7 +146,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv_norm_act_backward_cpu", [&] {
     using T = scalar_t;
     const int64_t N = g.N(), Cout = g.Cout;
-    const bool stats = norm != Norm::None;
+    const bool stats = norm != Norm::None, single = single_value_stats(norm, g);
     const T* yp = y.const_data_ptr<T>();
     const T* gp = gout.const_data_ptr<T>();
     const T* mp = mean_in.contiguous().const_data_ptr<T>();
@@ -150,7 +165,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
       for (int64_t i = b * Cout; i < (b + 1) * Cout; ++i) {
         const int64_t s = norm == Norm::Layer ? b : i;
         const T m = stats ? mp[s] : T(0), r = stats ? rp[s] : T(1);
-        const T a = r * sc[i], o = sh[i] - m * a;
+        const T a = single ? T(0) : r * sc[i], o = single ? sh[i] : sh[i] - m * a;
         acc_t a1 = 0, a2 = 0;
         with_activation(act, [&](auto A) { dz_sums<A.value>(gp + i * N, yp + i * N, N, a, o, m, r, a1, a2); });
         s1[i] = a1, s2[i] = a2;
@@ -166,8 +181,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
       }
       for (int64_t c = 0; c < Cout; ++c) {
         const int64_t i = b * Cout + c;
-        if (!stats) {
-          k1[i] = sc[i], k2[i] = 0, k3[i] = 0;
+        if (!stats || single) {  // single: the normalized value is 0 whatever y, its gradient 0
+          k1[i] = single ? T(0) : sc[i], k2[i] = 0, k3[i] = 0;
           continue;
         }
         const int64_t s = norm == Norm::Layer ? b : i;
@@ -192,8 +207,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
       });
     };
     if (!need_conv) return all_sums();
-    // The conv-output gradient, formed one span at a time as the conv reads it.
-    const Conv<T> conv(g);
+    // The conv-output gradient, formed one span at a time as the conv reads it, by
+    // the conv of each (sample, group) as a sample (f; its sample bf is sample bf / groups).
+    const ConvGeometry f = g.folded();
+    const Conv<T> conv(f);
     if (conv.grads_need_zeros()) {
       if (mask[0]) dx.zero_();
       if (mask[1]) dw.zero_();
@@ -201,12 +218,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     conv.backward(x.const_data_ptr<T>(), w.const_data_ptr<T>(),
                   mask[0] ? dx.mutable_data_ptr<T>() : nullptr,
                   mask[1] ? dw.mutable_data_ptr<T>() : nullptr,
-                  [&](int64_t b, int64_t c, int64_t n0, int64_t n1, T* dst) {
+                  [&](int64_t bf, int64_t c, int64_t n0, int64_t n1, T* dst) {
+                    const int64_t b = bf / groups;
                     std::call_once(summed[b], sample_sums, b);
-                    const int64_t i = b * Cout + c;
+                    const int64_t i = bf * f.Cout + c;
                     const int64_t s = norm == Norm::Layer ? b : i;
                     const T m = stats ? mp[s] : T(0), r = stats ? rp[s] : T(1);
-                    const T a = r * sc[i], o = sh[i] - m * a;
+                    const T a = single ? T(0) : r * sc[i], o = single ? sh[i] : sh[i] - m * a;
                     const T* yr = yp + i * N;
                     const T* gr = gp + i * N;
                     const T c1 = k1[i], c2 = k2[i], c3 = k3[i];

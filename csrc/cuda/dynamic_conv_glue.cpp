@@ -1,4 +1,4 @@
-// CUDA kernels of the four dyconv ops: input checks (shared with the CPU
+// CUDA kernels of the four dyconv ops (groups == 1; the transposed op raises: not yet on CUDA): input checks (shared with the CPU
 // kernels, csrc/checks.h), output allocation, device guard and the launch on
 // torch's current stream. The kernels themselves are torch-free
 // (csrc/cuda/launchers.h). Compiled only in CUDA builds (setup.py).
@@ -61,6 +61,12 @@ ConvDims dims_of(const char* op, const ConvGeometry& g, const at::Tensor& x) {
                   int(g.pW), int(g.dH),  int(g.dW), int(g.Hout), int(g.Wout)};
 }
 
+// The CUDA kernels do not yet have channel groups (or the transposed op).
+void check_no_groups(const char* op, int64_t groups) {
+  TORCH_CHECK(groups == 1, op, ": groups > 1 is not yet implemented on CUDA, expected groups == 1 ",
+              "for CUDA tensors, got groups=", groups, " (the CPU kernels have it)");
+}
+
 void* ptr_or_null(at::Tensor& t, bool wanted) { return wanted ? t.mutable_data_ptr() : nullptr; }
 
 at::Tensor workspace(const at::Tensor& x, size_t bytes) {
@@ -69,9 +75,11 @@ at::Tensor workspace(const at::Tensor& x, size_t bytes) {
 
 at::Tensor dynamic_conv2d_cuda(const at::Tensor& x_in, const at::Tensor& weight_in,
                                const std::optional<at::Tensor>& bias_in, c10::IntArrayRef stride,
-                               c10::IntArrayRef padding, c10::IntArrayRef dilation) {
+                               c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups) {
   const char* op = "dynamic_conv2d";
-  const ConvGeometry g = check_conv_inputs(op, x_in, weight_in, bias_in, stride, padding, dilation);
+  const ConvGeometry g =
+      check_conv_inputs(op, x_in, weight_in, bias_in, stride, padding, dilation, groups);
+  check_no_groups(op, groups);
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
@@ -89,9 +97,11 @@ at::Tensor dynamic_conv2d_cuda(const at::Tensor& x_in, const at::Tensor& weight_
 std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cuda(
     const at::Tensor& grad_out, const at::Tensor& x_in, const at::Tensor& weight_in,
     c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
-    std::array<bool, 3> mask) {
+    std::array<bool, 3> mask, int64_t groups) {
   const char* op = "dynamic_conv2d_backward";
-  const ConvGeometry g = check_conv_backward(grad_out, x_in, weight_in, stride, padding, dilation);
+  const ConvGeometry g =
+      check_conv_backward(grad_out, x_in, weight_in, stride, padding, dilation, groups);
+  check_no_groups(op, groups);
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
@@ -109,10 +119,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cuda(
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act_cuda(
     const at::Tensor& x_in, const at::Tensor& weight_in, const at::Tensor& scale_in,
     const at::Tensor& shift_in, c10::IntArrayRef stride, c10::IntArrayRef padding,
-    c10::IntArrayRef dilation, c10::string_view norm_s, c10::string_view act_s, double eps) {
+    c10::IntArrayRef dilation, c10::string_view norm_s, c10::string_view act_s, double eps,
+    int64_t groups) {
   const char* op = "dynamic_conv_norm_act";
   const auto [g, norm, act] = check_norm_act_forward(x_in, weight_in, scale_in, shift_in, stride,
-                                                     padding, dilation, norm_s, act_s, eps);
+                                                     padding, dilation, norm_s, act_s, eps, groups);
+  check_no_groups(op, groups);
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
@@ -135,11 +147,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     const at::Tensor& scale_in, const at::Tensor& shift_in, const at::Tensor& y_in,
     const at::Tensor& mean_in, const at::Tensor& rstd_in, c10::IntArrayRef stride,
     c10::IntArrayRef padding, c10::IntArrayRef dilation, c10::string_view norm_s,
-    c10::string_view act_s, std::array<bool, 4> mask) {
+    c10::string_view act_s, std::array<bool, 4> mask, int64_t groups) {
   const char* op = "dynamic_conv_norm_act_backward";
   const auto [g, norm, act] = check_norm_act_backward(grad_out, x_in, weight_in, scale_in, shift_in, y_in,
                                                       mean_in, rstd_in, stride, padding, dilation,
-                                                      norm_s, act_s);
+                                                      norm_s, act_s, groups);
+  check_no_groups(op, groups);
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
@@ -159,6 +172,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   return {dx, dw, dscale, dshift};
 }
 
+at::Tensor dynamic_conv_transpose2d_cuda(const at::Tensor& x_in, const at::Tensor& weight_in,
+                                         const std::optional<at::Tensor>& bias_in,
+                                         c10::IntArrayRef stride, c10::IntArrayRef padding,
+                                         c10::IntArrayRef output_padding, c10::IntArrayRef dilation,
+                                         int64_t groups) {
+  check_conv_transpose_inputs(x_in, weight_in, bias_in, stride, padding, output_padding, dilation,
+                              groups);
+  TORCH_CHECK(false, "dynamic_conv_transpose2d: not yet implemented on CUDA, expected CPU tensors, got ",
+              x_in.device(), " (the CPU kernel has it)");
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(dyconv, CUDA, m) {
@@ -166,6 +190,7 @@ TORCH_LIBRARY_IMPL(dyconv, CUDA, m) {
   m.impl("dynamic_conv2d_backward", &dynamic_conv2d_backward_cuda);
   m.impl("dynamic_conv_norm_act", &dynamic_conv_norm_act_cuda);
   m.impl("dynamic_conv_norm_act_backward", &dynamic_conv_norm_act_backward_cuda);
+  m.impl("dynamic_conv_transpose2d", &dynamic_conv_transpose2d_cuda);
 }
 
 }  // namespace dyconv::cuda

@@ -20,8 +20,9 @@ from .mixing import measured_snr, mix_at_snr, segment_at, segment_offset
 _NOISE = {}  # per worker: the noise recordings and mixing settings of a noisy extraction
 
 
-def clean_features(clip, cfg=FEATURES):
-    """(features, None) or (None, reason) for a clip that cannot be read; ``cfg``: the feature reading."""
+def clean_features(clip, cfg=None):
+    """(features, None) or (None, reason) for a clip that cannot be read; ``cfg``: the feature reading (None: the
+    default one)."""
     try:
         wave = clip.waveform(FEATURES.sample_rate)
     except AudioReadError as e:
@@ -123,13 +124,13 @@ def run(fn, items, *, workers=2, progress=True, desc="features", initializer=Non
                 bar.update()
 
 
-def extract_clean(clips, *, cfg=FEATURES, workers=2, progress=True):
+def extract_clean(clips, *, cfg=None, workers=2, progress=True):
     """[(features or None, skip reason or None)] for the clips, features of the reading ``cfg``."""
     return list(run(functools.partial(clean_features, cfg=cfg), clips, workers=workers, progress=progress,
                     desc="clean features"))
 
 
-def extract_noisy(clips, recordings, snrs, seed, *, part="test", with_features=True, cfg=FEATURES, reference="clip",
+def extract_noisy(clips, recordings, snrs, seed, *, part="test", with_features=True, cfg=None, reference="clip",
                   workers=2, progress=True):
     """Iterator over the clips of :class:`NoisyClip` (``recordings``: {name: waveform}); the clip's index in
     ``clips`` and ``seed`` pick its noise offsets. ``with_features=False`` only mixes and measures. ``cfg``: the

@@ -60,4 +60,4 @@ def min_max(x):
 def features_from_file(path, cfg=None):
     """Features of one audio file (any encoding soundfile reads, any rate, mono or multichannel); ``cfg`` as in
     :func:`features_from_waveform`."""
-    return features_from_waveform(read_audio(path, cfg.sample_rate), cfg.sample_rate, cfg)
+    return features_from_waveform(read_audio(path, FEATURES.sample_rate), FEATURES.sample_rate, cfg)

@@ -70,7 +70,7 @@ def mixture_plan(seed, clip_index, copy, names, snr_range):
     return name, float(rng.uniform(*snr_range)), rng
 
 
-def _set_mix(recordings, names, snr_range, seed, copies, cfg=FEATURES, reference="clip"):
+def _set_mix(recordings, names, snr_range, seed, copies, cfg=None, reference="clip"):
     _MIX.update(recordings=recordings, names=names, snr_range=snr_range, seed=seed, copies=copies, cfg=cfg,
                 reference=reference)
 

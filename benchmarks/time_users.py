@@ -97,7 +97,7 @@ def main(argv=None):
         if "dyconv" in names and not p.transposed:
             engine = os.environ.get("DYCONV_CPU_ENGINE") or __import__("dyconv").cpu_engine_for(
                 (p.B, p.Cin, p.H, p.W), (p.B, p.Cout, p.Cin // p.groups, p.k, p.k), stride=p.stride,
-                padding=p.padding, dilation=p.dilation)
+                padding=p.padding, dilation=p.dilation, groups=p.groups)
         results.append((p, engine, time_row(p, names, a.rounds)))
         print(table(results[-1:]).splitlines()[-1], flush=True)
     print(f"\nfwd+bwd float32, {torch.get_num_threads()} threads, {allocator_in_use()}, "

@@ -22,11 +22,12 @@ import torch
 from dyconv._args import conv_params
 
 
-def cpu_engine_for(x, weight, *, stride=1, padding=0, dilation=1) -> str:
+def cpu_engine_for(x, weight, *, stride=1, padding=0, dilation=1, groups=1) -> str:
     """The CPU engine that ``dynamic_conv2d(x, weight, ...)`` and ``dynamic_conv_norm_act``
-    run with these arguments in this process: ``"winograd"``, ``"direct"``, ``"shifted"``
-    or ``"im2col"``. ``x`` and ``weight`` are tensors (or their shapes), ``(B, Cin, H, W)``
-    and ``(B, Cout, Cin, kH, kW)``; a float64 ``x`` asks about the float64 kernels. Asking
+    run with these arguments in this process: ``"winograd"``, ``"direct"``, ``"shifted"``,
+    ``"im2col"`` or, for strided depthwise layers, ``"depthwise"`` (their own kernel; other
+    grouped layers run the engines with each group as a sample). ``x`` and ``weight`` are
+    tensors (or their shapes), ``(B, Cin, H, W)`` and ``(B, Cout, Cin // groups, kH, kW)``; a float64 ``x`` asks about the float64 kernels. Asking
     decides for the shape class if no call has yet (with autotuning on: times the engines).
     """
     x_size, w_size = (list(t.shape if isinstance(t, torch.Tensor) else t) for t in (x, weight))
@@ -37,4 +38,5 @@ def cpu_engine_for(x, weight, *, stride=1, padding=0, dilation=1) -> str:
     x_size[2] += extra[0]
     x_size[3] += extra[1]
     float64 = isinstance(x, torch.Tensor) and x.dtype == torch.float64
-    return torch.ops.dyconv.cpu_engine_for(x_size, w_size, list(stride), list(padding), list(dilation), float64)
+    return torch.ops.dyconv.cpu_engine_for(x_size, w_size, list(stride), list(padding), list(dilation), int(groups),
+                                            float64)

@@ -47,6 +47,21 @@ def test_the_named_engine_is_the_one_that_ran(case, monkeypatch):
     assert dyconv.cpu_engine_for((B, Cin, H, W), (B, Cout, Cin, *k), stride=s, padding=p, dilation=d) == name
 
 
+def test_grouped_layers_name_their_engine(monkeypatch):
+    """Groups run as samples of the engines (the named one is the one that ran); strided depthwise layers
+    have their own kernel."""
+    assert dyconv.cpu_engine_for((2, 6, 12, 12), (2, 6, 1, 3, 3), stride=2, padding=1, groups=6) == "depthwise"
+    g = torch.Generator().manual_seed(0)
+    x, w = torch.randn(2, 8, 10, 14, generator=g), torch.randn(2, 12, 4, 3, 3, generator=g)
+    name = dyconv.cpu_engine_for(x, w, padding=1, groups=2)
+    assert name in ENGINES
+    auto = dyconv.dynamic_conv2d(x, w, padding=1, groups=2)
+    monkeypatch.setenv("DYCONV_CPU_ENGINE", name)
+    assert torch.equal(dyconv.dynamic_conv2d(x, w, padding=1, groups=2), auto)
+    with pytest.raises(RuntimeError, match="does not match x and groups"):
+        dyconv.cpu_engine_for(x, w, padding=1, groups=3)
+
+
 def test_a_forced_engine_where_it_applies(monkeypatch):
     monkeypatch.setenv("DYCONV_CPU_ENGINE", "winograd")
     assert dyconv.cpu_engine_for((2, 8, 10, 10), (2, 8, 8, 3, 3), padding=1) == "winograd"

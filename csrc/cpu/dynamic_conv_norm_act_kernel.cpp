@@ -100,9 +100,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
         with_activation(act, [&](auto A) { apply_row<A.value>(yp + i * N, op_ + i * N, N, a, o); });
       }
     };
-    // The statistics of entry s of the (B, G) tensors.
+    // The statistics of entry s of the (B, G) tensors (a plain bool: no structured binding captured).
+    const bool layer_norm = norm == Norm::Layer;
     const auto finish = [&](int64_t s) {
-      if (norm == Norm::Layer) finish_stats<T>(f, p, eps, tile_mean, tile_m2, s * Cout, (s + 1) * Cout, s, mp, rp);
+      if (layer_norm) finish_stats<T>(f, p, eps, tile_mean, tile_m2, s * Cout, (s + 1) * Cout, s, mp, rp);
       else finish_stats<T>(f, p, eps, tile_mean, tile_m2, s, s + 1, s, mp, rp);
     };
     // Where one thread computes all tiles of a sample in order, the sample is
@@ -118,7 +119,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
                         }
                       }
                       if (!inline_apply || t != p.ntiles - 1) return;
-                      if (norm == Norm::Layer) finish(bf);  // groups == 1: bf is the sample
+                      if (layer_norm) finish(bf);  // groups == 1: bf is the sample
                       else if (stats) for (int64_t i = bf * Cg; i < (bf + 1) * Cg; ++i) finish(i);
                       apply_rows(bf * Cg, (bf + 1) * Cg);
                     });

@@ -12,11 +12,16 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+if __package__ in (None, ""):  # run as a file (python benchmarks/bench_models.py): the repository root on sys.path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import dyconv
 import models

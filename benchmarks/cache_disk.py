@@ -7,9 +7,14 @@ Example (repository root): python -m benchmarks.cache_disk --clips-per-class 4
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file (python benchmarks/cache_disk.py): the repository root on sys.path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from audiodata import SNRS_DB, load_splits
 

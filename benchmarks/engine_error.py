@@ -18,8 +18,13 @@ Example (repository root): python -m benchmarks.engine_error --batch 2 --frames 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 import torch
+
+if __package__ in (None, ""):  # run as a file (python benchmarks/engine_error.py): the repository root on sys.path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.contenders import PAPER_LAYERS, Problem, cpu_engine, make_inputs
 import dyconv

@@ -41,6 +41,9 @@ import sys
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a file (python benchmarks/gpu_check.py): the repository root on sys.path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from benchmarks import gpu_check_report as report
 from benchmarks import gpu_check_stage as stage
 from benchmarks.gpu_check_timing import parse_cell, plan_cells

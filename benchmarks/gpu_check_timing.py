@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 
 import torch
 import torch.nn.functional as F
+
+if __package__ in (None, ""):  # run as a file (python benchmarks/gpu_check_timing.py): the repository root on sys.path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.contenders import CONTENDERS, PAPER_LAYERS, Problem, make_inputs, make_pass
 

@@ -10,9 +10,14 @@ Examples (repository root):
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import torch
+
+if __package__ in (None, ""):  # run as a file (python benchmarks/time_layer.py): the repository root on sys.path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.contenders import CONTENDERS, Problem, cpu_engine, make_inputs
 from training.memory import allocator_in_use

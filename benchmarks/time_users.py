@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 import torch
+
+if __package__ in (None, ""):  # run as a file (python benchmarks/time_users.py): the repository root on sys.path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.users import BASELINE, CONTENDERS, ROWS, contenders_for, dyconv_supports, make_pass
 from training.memory import allocator_in_use

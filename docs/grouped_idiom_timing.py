@@ -8,9 +8,14 @@ float32 CPU; per row the two (or three) contenders alternate in one process, eac
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import torch
+
+if __package__ in (None, ""):  # run as a file (python docs/grouped_idiom_timing.py): the repository root on sys.path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import dyconv
 import dyconv.nn as dnn

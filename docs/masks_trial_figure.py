@@ -2,7 +2,7 @@
 # docs/masks_trial.py on four dev clips. Run from the repository root after the trials:
 #   python docs/masks_trial_figure.py A6:4:0.5 H6:2:1 P6:0:1 MP6:0:1
 # (trial name : start shift : start scale). A record, not a tool.
-import os, sys
+import argparse, os, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import matplotlib; matplotlib.use("Agg")
@@ -14,10 +14,15 @@ from training import checkpoint
 
 TRIALS = Path(os.environ.get("DYCONV_TRIALS", Path(__file__).resolve().parent.parent / "runs" / "masks" / "trials"))
 CLIPS = (0, 40, 80, 120)  # dev-fold items
+parser = argparse.ArgumentParser(description="Draw docs/mask_starts.png from the trials of docs/masks_trial.py "
+                                             "(a record of issue 14's study, not a tool).")
+parser.add_argument("trials", nargs="+", metavar="NAME:SHIFT:SCALE",
+                    help="a trial's name, its mask layer's start shift and start scale, e.g. A6:4:0.5")
+args = parser.parse_args()
 splits = audiodata.load_splits(None, seed=0, progress=False)
 x = torch.stack([splits.dev[i][0] for i in CLIPS])
 rows = [("dev clip\n(input)", x)]
-for spec in sys.argv[1:]:
+for spec in args.trials:
     name, shift, scale = spec.split(":")
     G.MASK_START_SHIFT, G.MASK_START_SCALE = float(shift), float(scale)
     m = models.build("dsl", "small")

@@ -6,8 +6,8 @@ other jobs hits them alike; the last column is each op's speed-up over the first
 median wall time.
 
 Examples:
-  PYTHONPATH=. python benchmarks/bench_models.py --config small --batch 64
-  PYTHONPATH=. python benchmarks/bench_models.py --models dsl --config paper --batch 16 --ops reference dyconv
+  python benchmarks/bench_models.py --config small --batch 64
+  python benchmarks/bench_models.py --models dsl --config paper --batch 16 --ops reference dyconv
 """
 from __future__ import annotations
 

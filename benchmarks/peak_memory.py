@@ -9,7 +9,7 @@ the inputs exist, and the result is VmHWM minus the resident size then.
 CUDA: torch.cuda.max_memory_allocated above the allocation before the pass.
 
 Run as a script (the suite does, one subprocess per measurement; by hand:
-`PYTHONPATH=. python benchmarks/peak_memory.py dyconv 16 96 96 4 40 248`); prints
+`python benchmarks/peak_memory.py dyconv 16 96 96 4 40 248`); prints
 the peak in bytes as JSON.
 """
 from __future__ import annotations

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import audiodata
 from training import reports
 from training.paper import METHODS, TABLE1
 
@@ -67,6 +68,9 @@ def test_every_method_writes_well_formed_results(all_run):
     for m in METHODS:
         saved = torch.load(out / "models" / f"{m}.pt", weights_only=False)
         assert saved["method"] == m and saved["config"] == "small" and len(saved["class_names"]) == 10
+        # the reading it was trained on, which classify.py and export.py use by themselves
+        assert (saved["features"], saved["snr_reference"]) == (config["features"], config["snr_reference"]) == (
+            audiodata.readings.DEFAULT_FEATURES, audiodata.readings.DEFAULT_SNR_REFERENCE)
 
     assert "config: small (default on a CPU" in proc.stdout
     assert "Table 1" in proc.stdout and "Table 2" in proc.stdout and "done in" in proc.stdout
@@ -127,7 +131,6 @@ def test_nan_loss_stops_with_the_last_good_checkpoint(tmp_path, train_cache):
 def test_classify_prints_class_and_probability_of_each_file(all_run, tmp_path):
     import soundfile
 
-    import audiodata
     import models
 
     out, _ = all_run

@@ -83,3 +83,14 @@ def conv_backward_tangent(ops, saved, tangents, params, output_mask):
         (t if t is not None else x.new_zeros(shape)) if m else x.new_empty(0)
         for t, m, shape in zip((dx, dw, db), mask, shapes)
     )
+
+
+def conv_transpose_backward(ops, x, weight, grad_out, params, needs, has_bias):
+    """Reverse-mode derivative of ``y = conv_transpose(x, weight) + bias``, the input gradient of the conv
+    with ``params``: grad_x = conv(grad_y, w); grad_w = the conv backward's weight gradient with x in the
+    place of the output gradient and grad_y in the place of the input; grad_b = grad_y summed over (H, W)."""
+    need_x, need_w, need_b = needs
+    grad_x = ops.conv(grad_out, weight, None, *params) if need_x else None
+    grad_w = ops.conv_backward(x, grad_out, weight, *params, [False, True, False])[1] if need_w else None
+    grad_b = grad_out.sum((2, 3)) if need_b and has_bias else None
+    return grad_x, grad_w, grad_b

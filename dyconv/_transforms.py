@@ -137,21 +137,13 @@ class ConvTranspose(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_x = Conv.apply(grad_out, weight, None, *ctx.params) if need_x else None
-        grad_w = ConvBackward.apply(x, grad_out, weight, *ctx.params, [False, True, False])[1] if need_w else None
-        grad_b = grad_out.sum((2, 3)) if need_b and ctx.has_bias else None
-        return (grad_x, grad_w, grad_b) + (None,) * 5
+        return _formulas.conv_transpose_backward(_CONV, x, weight, grad_out, ctx.params, ctx.needs_input_grad[:3],
+                                                 ctx.has_bias) + (None,) * 5
 
     @staticmethod
     def jvp(ctx, x_t, w_t, b_t, *_):
         x, weight = ctx.saved_tensors
-        t = ConvTranspose.apply(x_t, weight, None, *ctx.args) if x_t is not None else None
-        if w_t is not None:
-            t = _formulas._add(t, ConvTranspose.apply(x, w_t, b_t, *ctx.args))
-        elif b_t is not None:
-            t = _formulas._add(t, b_t[:, :, None, None].expand(ctx.out_shape))
-        return t if t is not None else x.new_zeros(ctx.out_shape)
+        return _formulas.conv_tangent(_TRANSPOSE, x, weight, x_t, w_t, b_t, ctx.args, ctx.out_shape)
 
     @staticmethod
     def vmap(info, in_dims, x, weight, bias, *args):
@@ -162,6 +154,8 @@ class ConvTranspose(torch.autograd.Function):
 # The conv and its backward as the formulas call them: through the Functions, so that every
 # derivative they take is itself differentiable under the transforms.
 _CONV = _formulas.ConvOps(Conv.apply, ConvBackward.apply)
+# The transposed conv is bilinear too: its tangent is conv_tangent's with itself as the conv.
+_TRANSPOSE = _formulas.ConvOps(ConvTranspose.apply, None)
 
 
 def conv(x, weight, bias, stride, padding, dilation, groups=1):

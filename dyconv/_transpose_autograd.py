@@ -14,28 +14,21 @@ from __future__ import annotations
 
 import torch
 
-_ops = torch.ops.dyconv
+from dyconv import _formulas
+from dyconv._autograd import _OPS
 
 
 def _setup_context(ctx, inputs, output):
     x, weight, bias, stride, padding, output_padding, dilation, groups = inputs
     ctx.save_for_backward(x, weight)
     ctx.has_bias = bias is not None
-    ctx.params = (stride, padding, dilation)
-    ctx.groups = groups
+    ctx.params = (stride, padding, dilation, groups)  # of the conv it transposes
 
 
 def _backward(ctx, grad_out):
     x, weight = ctx.saved_tensors
-    need_x, need_w, need_b = ctx.needs_input_grad[:3]
-    grad_x = grad_w = grad_b = None
-    if need_x:
-        grad_x = _ops.dynamic_conv2d(grad_out, weight, None, *ctx.params, ctx.groups)
-    if need_w:
-        grad_w = _ops.dynamic_conv2d_backward(x, grad_out, weight, *ctx.params, [False, True, False], ctx.groups)[1]
-    if need_b and ctx.has_bias:
-        grad_b = grad_out.sum((2, 3))
-    return grad_x, grad_w, grad_b, None, None, None, None, None
+    return _formulas.conv_transpose_backward(_OPS, x, weight, grad_out, ctx.params, ctx.needs_input_grad[:3],
+                                             ctx.has_bias) + (None,) * 5
 
 
 torch.library.register_autograd(

@@ -9,6 +9,7 @@ from torch.autograd import gradcheck, gradgradcheck
 import dyconv
 from dyconv import reference
 from conftest import assert_close
+from test_ops_values import _grads
 
 F64 = torch.float64
 
@@ -39,11 +40,6 @@ def problem(B, Cin, Cout, G, H, W, k, dtype, seed=0):
     scale = 1 + 0.5 * torch.randn(B, Cout, generator=g, dtype=dtype)
     shift = 0.5 * torch.randn(B, Cout, generator=g, dtype=dtype)
     return [t.requires_grad_() for t in (x, w, bias, scale, shift)]
-
-
-def _grads(out, inputs, seed=1):
-    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=out.dtype)
-    return torch.autograd.grad(out, inputs, g)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, F64], ids=str)

@@ -5,32 +5,43 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import colors  # noqa: E402
 import numpy as np  # noqa: E402
 
 from training.checkpoint import atomic_write  # noqa: E402
 from training.paper import DISPLAY  # noqa: E402
 
+LOG_RANGE = 1e-4  # log_scale: the colour scale's lowest value relative to the largest (40 dB of a power spectrum)
+
 
 def figure3(clean: np.ndarray, noisy: np.ndarray, enhanced: dict[str, np.ndarray], path, title: str = "",
-            noise: str = "+5 dB pink", masks: dict[str, np.ndarray] | None = None) -> None:
+            noise: str = "+5 dB pink", masks: dict[str, np.ndarray] | None = None, log_scale: bool = False) -> None:
     """Panels (a) clean, (b) noisy, then one per enhancer in ``enhanced`` (method -> features), like the paper.
 
     Every array is (n_mels, n_frames); all panels share one colour scale. ``masks`` (method -> the product of
     its stages' masks on the noisy input): a second row under the enhancers' panels, on a 0..1 scale, with
     each mask's mean and fraction of bins below 0.5 (not in the paper; it shows what the enhancer does).
+    ``log_scale``: draw the features on a logarithmic colour scale spanning ``LOG_RANGE`` below the largest value
+    (display only: a Mel spectrum without a logarithm puts most bins near zero, so on a linear scale all but the
+    lowest bands look black).
     """
     panels = [("Clean feature", clean), (f"Noisy feature ({noise})", noisy)]
     panels += [(f"{DISPLAY.get(m, m)} feature", x) for m, x in enhanced.items()]
     vmax = max(float(np.max(x)) for _, x in panels) or 1.0
+    floor = vmax * LOG_RANGE
+    norm = colors.LogNorm(vmin=floor, vmax=vmax) if log_scale else colors.Normalize(vmin=0.0, vmax=vmax)
     rows = 2 if masks else 1
     fig, axes = plt.subplots(rows, len(panels), figsize=(3.2 * len(panels), 3.0 * rows), sharey=True,
                              squeeze=False, layout="constrained" if masks else None)
     for i, (ax, (name, x)) in enumerate(zip(axes[0], panels)):
-        image = ax.imshow(x, origin="lower", aspect="auto", cmap="magma", vmin=0.0, vmax=vmax)
+        image = ax.imshow(np.maximum(x, floor) if log_scale else x, origin="lower", aspect="auto", cmap="magma",
+                          norm=norm)
         ax.set_title(f"({chr(ord('a') + i)}) {name}", fontsize=9)
         ax.set_xlabel("frame")
     axes[0][0].set_ylabel("Mel bin")
-    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.02, pad=0.01)
+    bar = fig.colorbar(image, ax=axes[0].tolist(), fraction=0.02, pad=0.01)
+    if log_scale:
+        bar.set_label("feature (log colour scale)", fontsize=8)
     if masks:
         _mask_row(axes[1], masks, first=len(panels) - len(enhanced), fig=fig)
     if title:

@@ -109,6 +109,12 @@ def test_fused_every_norm(emu, name, norm, act):
     check_fused(emu, name, norm, act, torch.float32)
 
 
+@pytest.mark.parametrize("norm", ["layer", "instance"])
+def test_fused_statistics_of_groups_over_two_pixel_tiles(emu, norm):
+    """120 output pixels: two tiles of the GEMM epilogue's statistics per (sample, group), the last partial."""
+    check_fused(emu, "g2_b1_splitk", norm, "sigmoid", torch.float32)
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
 @pytest.mark.parametrize("name", ["g3_stride2_b5", "dw_k7"])
 def test_fused_storage_dtypes(emu, name, dtype):

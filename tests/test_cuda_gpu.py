@@ -310,3 +310,23 @@ def test_groups_batch_limit_names_the_numbers():
     wd = torch.randn(32768, 4, 1, 1, 1, device="cuda")
     y = dyconv.dynamic_conv2d(xd, wd, groups=4)
     assert_close(y, xd * wd.reshape(32768, 4, 1, 1), torch.float32, "depthwise 1x1 at B * groups > 65535")
+
+
+def _to_cuda(a):
+    if not isinstance(a, torch.Tensor):
+        return a
+    t = a.detach().cuda()
+    return t.requires_grad_() if a.requires_grad else t
+
+
+@pytest.mark.parametrize("which", ["depthwise conv2d", "grouped norm_act backward", "grouped transposed"])
+def test_opcheck_groups_and_transposed_cuda(which):
+    from test_ops_groups import _opcheck_cases
+
+    if which == "grouped transposed":
+        x, w, bias = (torch.randn(*shape, dtype=torch.float64) for shape in ((2, 4, 4, 5), (2, 4, 3, 3, 3), (2, 6)))
+        op, args = torch.ops.dyconv.dynamic_conv_transpose2d.default, (
+            x.requires_grad_(), w.requires_grad_(), bias.requires_grad_(), [2, 2], [1, 1], [1, 0], [1, 1], 2)
+    else:
+        op, args = _opcheck_cases()[1 if which == "depthwise conv2d" else 5]
+    torch.library.opcheck(op, tuple(_to_cuda(a) for a in args))

@@ -18,8 +18,10 @@ so the whole run ends inside 8 minutes):
   racecheck    the same under --tool racecheck
   timings      the paper's layers 1, 3, 5 at batch 16 and 64, forward + backward, float32
                and bfloat16: dyconv vs the grouped-conv reference on cuDNN vs a dense
-               F.conv2d ceiling; a DSL (paper config) training step with either op
-               (benchmarks/gpu_check_timing.py, in a process of its own)
+               F.conv2d ceiling; users' depthwise and transposed layers (CondConv k5,
+               DyMN k3 d2, StyleGAN2's up-sampling conv; benchmarks/gpu_check_grouped.py),
+               float32, dyconv vs cuDNN's grouped conv; a DSL (paper config) training
+               step with either op (benchmarks/gpu_check_timing.py, in a process of its own)
 
 It fails soft: a failing stage does not stop the next, a crashing kernel loses only
 its own timing cell, and the report in --out (one flat folder, 7 files:
@@ -54,15 +56,19 @@ FILES = dict(environment="environment.txt", install="build.log", pytest="pytest.
              sanitizers="sanitizers.txt", timings="timing.log")
 # (nominal limit, the least a stage needs to be worth starting), seconds.
 LIMITS = dict(environment=(30, 5), install=(240, 60), pytest=(120, 30), memcheck=(75, 25),
-              racecheck=(75, 25), timings=(180, 90))
+              racecheck=(75, 25), timings=(200, 90))
 ORDER = ("environment", "install", "pytest", "memcheck", "racecheck", "timings")
 # The tests run under compute-sanitizer: conv2d with split-K wgrad, the fused op with two
-# channel tiles and each norm, bfloat16 storage.
+# channel tiles and each norm, bfloat16 storage, the fused op depthwise (k3 dilation 2) and
+# grouped (stride 2), the transposed conv with groups and output padding.
 SANITIZER_TESTS = [
     "tests/test_cuda_gpu.py::test_conv2d_cuda_matches_cpu_kernel_and_reference[case4-dtype0]",
     "tests/test_cuda_gpu.py::test_fused_cuda_matches_cpu_kernel_and_reference[case1-layer-relu]",
     "tests/test_cuda_gpu.py::test_fused_cuda_matches_cpu_kernel_and_reference[case2-instance-sigmoid]",
     "tests/test_cuda_gpu.py::test_half_and_bfloat16_storage[none-case0-dtype1]",
+    "tests/test_cuda_gpu.py::test_groups_fused_cuda_matches_reference[case2-layer-relu]",
+    "tests/test_cuda_gpu.py::test_groups_fused_cuda_matches_reference[case1-instance-sigmoid]",
+    "tests/test_cuda_gpu.py::test_conv_transpose2d_cuda_matches_cpu_kernel_and_reference[case1-dtype0]",
 ]
 PYTEST_ARGS = ["-q", "-rfE", "--tb=short", "-p", "no:cacheprovider"]
 
@@ -145,6 +151,14 @@ def fake_timings(seed: int = 0) -> list:
         if spec["kind"] == "model":
             med = rng.uniform(0.05, 0.2)
             spec.update(times_s=[med] * 20, median_s=med, repeats=20, warmup=3)
+        elif spec["kind"] == "grouped":
+            from benchmarks.gpu_check_grouped import ROWS
+            flops = ROWS[spec["layer"]].flops()
+            med = flops / ({"dyconv": 6e12, "reference": 4e12}[spec["contender"]] * rng.uniform(0.5, 1.5))
+            spec.update(times_s=[med] * 20, median_s=med, repeats=20, warmup=3, flops=flops,
+                        tflops=flops / med / 1e12, problem=ROWS[spec["layer"]].label())
+            if spec["contender"] == "dyconv":
+                spec["max_rel_diff_vs_reference"] = rng.uniform(1e-7, 1e-6)
         else:
             from benchmarks.contenders import PAPER_LAYERS, Problem
             Cin, Cout, dilation = PAPER_LAYERS[spec["layer"]]

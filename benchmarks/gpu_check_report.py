@@ -4,8 +4,9 @@ Written after every stage, so whatever ran before a crash or a time limit is on
 disk. report.md: the stages and their outcome, the test and sanitizer summaries,
 the paper's layers (forward + backward) with dyconv, the grouped-conv reference on
 cuDNN and the dense conv2d ceiling side by side (median times, achieved TFLOP/s,
-dyconv's speed-up over the reference, its share of the ceiling's rate), and the
-DSL training step with either op.
+dyconv's speed-up over the reference, its share of the ceiling's rate), the
+grouped rows (users' depthwise and transposed layers, dyconv vs cuDNN's grouped
+conv), and the DSL training step with either op.
 """
 from __future__ import annotations
 
@@ -51,6 +52,25 @@ def layer_rows(timings: list[dict]) -> list[dict]:
     return rows
 
 
+def grouped_rows(timings: list[dict]) -> list[dict]:
+    """One row per grouped layer with dyconv's and cuDNN's grouped-conv medians and the ratio."""
+    cells = {}
+    for t in timings:
+        if t.get("kind") == "grouped":
+            cells.setdefault((t["layer"], t["batch"], t["dtype"]), {})[t["contender"]] = t
+    rows = []
+    for (layer, batch, dtype), by in cells.items():
+        med = {c: by[c].get("median_s") if c in by else None for c in (DYCONV, REFERENCE)}
+        tfl = {c: by[c].get("tflops") if c in by else None for c in (DYCONV, REFERENCE)}
+        problem = next((by[c]["problem"] for c in by if "problem" in by[c]), "")
+        rows.append(dict(
+            layer=layer, batch=batch, dtype=dtype, problem=problem, median_s=med, tflops=tfl,
+            speedup_vs_reference=med[REFERENCE] / med[DYCONV] if med[DYCONV] and med[REFERENCE] else None,
+            max_rel_diff=by.get(DYCONV, {}).get("max_rel_diff_vs_reference"),
+        ))
+    return rows
+
+
 def markdown(results: dict) -> str:
     meta = results.get("meta", {})
     out = ["# dyconv GPU check", ""]
@@ -84,6 +104,19 @@ def markdown(results: dict) -> str:
             out.append(f"| {r['layer']} | {r['batch']} | {r['dtype']} | {_ms(m[DYCONV])} | {_ms(m[REFERENCE])} "
                        f"| {_ms(m[CEILING])} | {_x(r['speedup_vs_reference'])} | {_tf(t[DYCONV])} "
                        f"| {_tf(t[REFERENCE])} | {_tf(t[CEILING])} | {share} | {diff} |")
+    grows = grouped_rows(results.get("timings", []))
+    if grows:
+        out += ["", "## Grouped, depthwise and transposed layers, forward + backward", "",
+                "dyconv vs the reference, which runs the batch as one grouped F.conv2d / F.conv_transpose2d "
+                "(B * groups groups) on cuDNN. Speed-up: reference time / dyconv time.", "",
+                "| layer | problem | dtype | dyconv ms | cuDNN grouped ms | speed-up | dyconv TFLOP/s "
+                "| cuDNN TFLOP/s | diff |",
+                "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+        for r in grows:
+            m, t = r["median_s"], r["tflops"]
+            diff = "-" if r["max_rel_diff"] is None else f"{r['max_rel_diff']:.1e}"
+            out.append(f"| {r['layer']} | {r['problem']} | {r['dtype']} | {_ms(m[DYCONV])} | {_ms(m[REFERENCE])} "
+                       f"| {_x(r['speedup_vs_reference'])} | {_tf(t[DYCONV])} | {_tf(t[REFERENCE])} | {diff} |")
     steps = {t["contender"]: t for t in results.get("timings", []) if t.get("kind") == "model"}
     if steps:
         out += ["", "## DSL (paper config) training step: forward + backward + Adam", "",

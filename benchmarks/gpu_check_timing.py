@@ -1,9 +1,11 @@
 """The timing part of the GPU check (benchmarks/gpu_check.py), run as its own process.
 
 Times "cells": one contender on one of the paper's layers (benchmarks/contenders.py:
-PAPER_LAYERS at 40 x 248, forward + backward) at one batch size and dtype, or one
-training step of DSL (paper config) with dyconv's op or the grouped-conv reference
-swapped in (models.set_conv_norm_act). cuDNN autotuning on (cudnn.benchmark),
+PAPER_LAYERS at 40 x 248, forward + backward) at one batch size and dtype, one
+grouped row (benchmarks/gpu_check_grouped.py: users' depthwise and transposed
+layers, dyconv vs cuDNN's grouped conv), or one training step of DSL (paper
+config) with dyconv's op or the grouped-conv reference swapped in
+(models.set_conv_norm_act). cuDNN autotuning on (cudnn.benchmark),
 warm-up calls, then CUDA events around each timed call; the median is reported.
 For every cell the process prints ``START <cell>`` and then ``RESULT <json>`` on
 stdout, so the parent keeps every finished cell when a kernel crashes the process,
@@ -25,6 +27,7 @@ import torch.nn.functional as F
 if __package__ in (None, ""):  # run as a file (python benchmarks/gpu_check_timing.py): the repository root on sys.path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks import gpu_check_grouped as grouped
 from benchmarks.contenders import CONTENDERS, PAPER_LAYERS, Problem, make_inputs, make_pass
 
 LAYER_CONTENDERS = ("dense-conv2d-ceiling", "reference", "dyconv")
@@ -37,13 +40,16 @@ def plan_cells() -> list[str]:
     """Every cell of the check, in the order they run."""
     cells = [f"{layer}/B{b}/{dt}/{c}" for layer in PAPER_LAYERS for b in BATCHES for dt in DTYPES
              for c in LAYER_CONTENDERS]
+    cells += [f"{name}/B{row.B}/{grouped.DTYPE}/{c}" for name, row in grouped.ROWS.items()
+              for c in grouped.CONTENDERS]
     return cells + [f"dsl-step/B{DSL_BATCH}/float32/{v}" for v in ("dyconv", "reference")]
 
 
 def parse_cell(cell: str) -> dict:
     what, batch, dtype, contender = cell.split("/")
-    return dict(cell=cell, kind="model" if what == "dsl-step" else "layer", layer=what,
-                batch=int(batch.removeprefix("B")), dtype=dtype, contender=contender)
+    kind = "model" if what == "dsl-step" else "grouped" if what in grouped.ROWS else "layer"
+    return dict(cell=cell, kind=kind, layer=what, batch=int(batch.removeprefix("B")), dtype=dtype,
+                contender=contender)
 
 
 def cuda_times(fn, repeats: int, warmup: int) -> list[float]:
@@ -81,6 +87,19 @@ def time_layer(spec: dict, repeats: int, warmup: int) -> dict:
     return dict(out, times_s=times)
 
 
+def time_grouped(spec: dict, repeats: int, warmup: int) -> dict:
+    row = grouped.ROWS[spec["layer"]]
+    x, w, grad = grouped.make_inputs(row, DTYPES[spec["dtype"]], "cuda")
+    times = cuda_times(grouped.make_pass(spec["contender"], row, x, w, grad), repeats, warmup)
+    out = dict(flops=row.flops(), problem=row.label())
+    if spec["contender"] == "dyconv":  # the timed op computes what cuDNN's grouped conv computes
+        with torch.no_grad():
+            got = grouped.forward("dyconv", row, x, w)
+            want = grouped.forward("reference", row, x, w)
+        out["max_rel_diff_vs_reference"] = _relative_diff(got, want)
+    return dict(out, times_s=times)
+
+
 def time_dsl_step(spec: dict, repeats: int, warmup: int) -> dict:
     import models
     from dyconv import reference
@@ -103,7 +122,7 @@ def time_dsl_step(spec: dict, repeats: int, warmup: int) -> dict:
 
 def run_cell(cell: str, repeats: int, warmup: int) -> dict:
     spec = parse_cell(cell)
-    timed = (time_dsl_step if spec["kind"] == "model" else time_layer)(spec, repeats, warmup)
+    timed = dict(model=time_dsl_step, grouped=time_grouped, layer=time_layer)[spec["kind"]](spec, repeats, warmup)
     spec.update(timed, median_s=statistics.median(timed["times_s"]), repeats=repeats, warmup=warmup)
     if "flops" in spec:
         spec["tflops"] = spec["flops"] / spec["median_s"] / 1e12

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import gpu_check, gpu_check_report, gpu_check_stage
+from benchmarks.gpu_check_grouped import ROWS
 from benchmarks.gpu_check_timing import plan_cells
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,11 +25,11 @@ def test_dry_run_writes_a_flat_sample_report(tmp_path):
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--dry-run", "--out", str(out)],
                           capture_output=True, text=True, env=dict(os.environ, PYTHON=sys.executable), timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "- timings (limit 180 s" in done.stdout and "pip install --no-build-isolation --no-deps" in done.stdout
+    assert "- timings (limit 200 s" in done.stdout and "pip install --no-build-isolation --no-deps" in done.stdout
     files = sorted(p.name for p in out.iterdir())
     assert files == ["report.md", "results.json"] and all((out / f).is_file() for f in files)
     results = json.loads((out / "results.json").read_text())
-    assert results["fake"] is True and len(results["timings"]) == len(plan_cells()) == 38
+    assert results["fake"] is True and len(results["timings"]) == len(plan_cells()) == 44
     text = (out / "report.md").read_text()
     assert "FAKE" in text.splitlines()[2]
     # every (layer, batch, dtype) row, with the speed-up and TFLOP/s of its three cells
@@ -41,6 +42,13 @@ def test_dry_run_writes_a_flat_sample_report(tmp_path):
                 cols = [c.strip() for c in row.strip("|").split("|")]
                 assert cols[6] == f"{ref['median_s'] / dy['median_s']:.2f}x"
                 assert cols[7] == f"{dy['flops'] / dy['median_s'] / 1e12:.1f}"
+    # the grouped rows: dyconv vs cuDNN's grouped conv, each with its problem and speed-up
+    for name, row in ROWS.items():
+        dy, ref = by[name, row.B, "float32", "dyconv"], by[name, row.B, "float32", "reference"]
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"| {name} | {row.label()} | float32 |"))
+        cols = [c.strip() for c in line.strip("|").split("|")]
+        assert cols[5] == f"{ref['median_s'] / dy['median_s']:.2f}x"
+        assert cols[6] == f"{row.flops() / dy['median_s'] / 1e12:.1f}"
     steps = {t["contender"]: t for t in results["timings"] if t["kind"] == "model"}
     assert f"{steps['reference']['median_s'] / steps['dyconv']['median_s']:.2f}x" in text
 
@@ -142,3 +150,12 @@ def test_a_hanging_cell_ends_at_the_limit_and_the_rest_are_marked(tmp_path):
     assert "error" not in results[cells[0]]
     assert results[cells[1]]["error"] == "crashed: time limit"
     assert all(results[c]["error"].startswith("not run") for c in cells[2:])
+
+
+def test_sanitizer_tests_are_collected_tests():
+    """Every test the compute-sanitizer stages name exists (a renamed test would silently run nothing)."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider",
+                           "tests/test_cuda_gpu.py"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    collected = set(done.stdout.split())
+    missing = [t for t in gpu_check.SANITIZER_TESTS if t not in collected]
+    assert not missing, f"SANITIZER_TESTS not collected from tests/test_cuda_gpu.py: {missing}"

@@ -168,3 +168,165 @@ def test_noncontiguous_inputs_and_empty_batch():
 def test_opcheck_cuda(index):
     op, args = opcheck_problems("cuda")[index]
     torch.library.opcheck(op, args)
+
+
+# ---------------------------------------------------------------- groups, depthwise, transposed
+
+# (B, Cin, H, W, Cout, kernel, stride, padding, dilation, groups): the GEMMs on the folded
+# problem (two channel tiles per group, stride 2), the depthwise kernels (k3 dilation 2,
+# k5 with channel multiplier 2 and stride 2, k7; several tap batches of the wgrad).
+GROUP_CASES = [
+    (2, 4, 7, 9, 140, (3, 2), 1, (2, 1), (2, 3), 2),
+    (5, 6, 11, 8, 9, (3, 3), 2, 1, 1, 3),
+    (5, 4, 9, 10, 4, (3, 3), 1, 2, 2, 4),
+    (1, 3, 11, 9, 6, (5, 5), 2, 2, 1, 3),
+    (2, 5, 16, 21, 5, (7, 7), 1, 3, 1, 5),
+]
+
+
+def group_problem(case, dtype, bias=False):
+    B, Cin, H, W, Cout, kernel, *_, groups = case
+    tensors = make_problem(B, Cin // groups, H, W, Cout, kernel, dtype, bias=bias)
+    x = torch.randn(B, Cin, H, W, generator=torch.Generator().manual_seed(7), dtype=dtype).requires_grad_()
+    return [x] + tensors[1:]
+
+
+def group_kw(case):
+    _, _, _, _, _, _, stride, padding, dilation, groups = case
+    return dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+@pytest.mark.parametrize("case", GROUP_CASES)
+def test_groups_conv2d_cuda_matches_cpu_kernel_and_reference(case):
+    x, w, _, _, bias = group_problem(case, torch.float32, bias=True)
+    kw = group_kw(case)
+    out, grads = run(dyconv.dynamic_conv2d, cuda_leaves((x, w, bias), torch.float32), **kw)
+    cpu_out, cpu_grads = run(dyconv.dynamic_conv2d, [t.detach().requires_grad_() for t in (x, w, bias)], **kw)
+    ref_out, ref_grads = run(reference.dynamic_conv2d, cpu_leaves((x, w, bias)), **kw)
+    for got, cpu, ref, what in zip((out, *grads), (cpu_out, *cpu_grads), (ref_out, *ref_grads),
+                                   ("out", "dx", "dweight", "dbias")):
+        assert got.is_cuda
+        assert_close(got, ref, torch.float32, f"{what} vs reference")
+        assert_close(got, cpu, torch.float32, f"{what} vs CPU kernel")
+
+
+@pytest.mark.parametrize("norm,activation", [("layer", "relu"), ("instance", "sigmoid"), ("none", "relu")])
+@pytest.mark.parametrize("case", GROUP_CASES)
+def test_groups_fused_cuda_matches_reference(case, norm, activation):
+    leaves = group_problem(case, torch.float32)
+    kw = dict(group_kw(case), norm=norm, activation=activation)
+    out, grads = run(dyconv.dynamic_conv_norm_act, cuda_leaves(leaves, torch.float32), **kw)
+    ref_out, ref_grads = run(reference.dynamic_conv_norm_act, cpu_leaves(leaves), **kw)
+    for got, ref, what in zip((out, *grads), (ref_out, *ref_grads), ("out", "dx", "dweight", "dscale", "dshift")):
+        assert_close(got, ref, torch.float32, f"{what} vs reference")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("case", [GROUP_CASES[1], GROUP_CASES[3]])
+def test_groups_half_and_bfloat16_storage(case, dtype):
+    leaves = cuda_leaves(group_problem(case, torch.float32), dtype)
+    kw = dict(group_kw(case), norm="instance", activation="sigmoid")
+    out, grads = run(dyconv.dynamic_conv_norm_act, leaves, **kw)
+    ref_out, ref_grads = run(reference.dynamic_conv_norm_act, cpu_leaves(leaves), **kw)
+    for got, ref, what in zip((out, *grads), (ref_out, *ref_grads), ("out", "dx", "dweight", "dscale", "dshift")):
+        assert_close(got, ref, dtype, f"{what} ({dtype})")
+
+
+# (B, Cin, H, W, Cout, k, stride, padding, output_padding, dilation, groups) of the transposed conv
+TRANSPOSED_CASES = [
+    (1, 5, 4, 5, 70, 3, 2, 1, 1, 1, 1),
+    (5, 4, 3, 4, 6, 3, 2, (1, 0), (1, 0), 1, 2),
+    (2, 6, 5, 4, 3, 3, 1, (2, 1), 0, 2, 3),
+    (2, 4, 5, 6, 4, 3, 2, 1, 1, 1, 4),
+    (1, 3, 4, 5, 6, 5, (1, 2), (2, 1), (0, 1), (2, 1), 3),
+    (4, 16, 32, 32, 16, 3, 2, 1, 1, 1, 1),
+]
+
+
+def transposed_problem(case, dtype):
+    B, Cin, H, W, Cout, k, *_, groups = case
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(B, Cin, H, W, generator=g, dtype=dtype)
+    w = torch.randn(B, Cin, Cout // groups, k, k, generator=g, dtype=dtype) / (Cin // groups * k * k) ** 0.5
+    bias = torch.randn(B, Cout, generator=g, dtype=dtype)
+    return [t.requires_grad_() for t in (x, w, bias)]
+
+
+def transposed_kw(case):
+    _, _, _, _, _, _, stride, padding, output_padding, dilation, groups = case
+    return dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("case", TRANSPOSED_CASES)
+def test_conv_transpose2d_cuda_matches_cpu_kernel_and_reference(case, dtype):
+    leaves = transposed_problem(case, dtype)
+    kw = transposed_kw(case)
+    out, grads = run(dyconv.dynamic_conv_transpose2d, cuda_leaves(leaves, dtype), **kw)
+    cpu_out, cpu_grads = run(dyconv.dynamic_conv_transpose2d, [t.detach().requires_grad_() for t in leaves], **kw)
+    ref_out, ref_grads = run(reference.dynamic_conv_transpose2d, cpu_leaves(leaves), **kw)
+    for got, cpu, ref, what in zip((out, *grads), (cpu_out, *cpu_grads), (ref_out, *ref_grads),
+                                   ("out", "dx", "dweight", "dbias")):
+        assert got.is_cuda
+        assert_close(got, ref, dtype, f"{what} vs reference")
+        assert_close(got, cpu, dtype, f"{what} vs CPU kernel")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_conv_transpose2d_half_and_bfloat16_storage(dtype):
+    leaves = cuda_leaves(transposed_problem(TRANSPOSED_CASES[1], torch.float32), dtype)
+    kw = transposed_kw(TRANSPOSED_CASES[1])
+    out, grads = run(dyconv.dynamic_conv_transpose2d, leaves, **kw)
+    ref_out, ref_grads = run(reference.dynamic_conv_transpose2d, cpu_leaves(leaves), **kw)
+    for got, ref, what in zip((out, *grads), (ref_out, *ref_grads), ("out", "dx", "dweight", "dbias")):
+        assert_close(got, ref, dtype, f"{what} ({dtype})")
+
+
+@pytest.mark.parametrize("which", ["depthwise", "grouped", "transposed"])
+def test_gradcheck_groups_and_transposed_float64_cuda(which):
+    if which == "transposed":
+        case = TRANSPOSED_CASES[4]
+        inputs = cuda_leaves(transposed_problem(case, torch.float64), torch.float64)
+        fn = lambda *a: dyconv.dynamic_conv_transpose2d(*a, **transposed_kw(case))  # noqa: E731
+    else:
+        case = GROUP_CASES[3] if which == "depthwise" else (2, 4, 5, 6, 6, (3, 2), 2, 1, (1, 2), 2)
+        x, w, scale, shift = cuda_leaves(group_problem(case, torch.float64), torch.float64)
+        inputs = (x, w, scale, shift)
+        fn = lambda *a: dyconv.dynamic_conv_norm_act(*a, norm="layer", activation="sigmoid", **group_kw(case))  # noqa: E731
+    assert gradcheck(fn, inputs, eps=1e-6, atol=1e-6)
+
+
+def test_groups_batch_limit_names_the_numbers():
+    x = torch.randn(2, 8, 5, 5, device="cuda")
+    w = torch.randn(2, 4, 2, 3, 3, device="cuda")
+    dyconv.dynamic_conv2d(x, w, groups=4)  # within the limit
+    # 2 * 4 = 8 folded samples is fine; a batch of 32768 with 4 groups is not (the GEMM grid's z)
+    xb = torch.randn(32768, 8, 1, 1, device="cuda")
+    wb = torch.randn(32768, 4, 2, 1, 1, device="cuda")
+    with pytest.raises(RuntimeError, match=r"batch \* groups up to 65535 .* got B \* groups = 32768 \* 4 = 131072"):
+        dyconv.dynamic_conv2d(xb, wb, groups=4)
+    # depthwise has no such limit
+    xd = torch.randn(32768, 4, 1, 1, device="cuda")
+    wd = torch.randn(32768, 4, 1, 1, 1, device="cuda")
+    y = dyconv.dynamic_conv2d(xd, wd, groups=4)
+    assert_close(y, xd * wd.reshape(32768, 4, 1, 1), torch.float32, "depthwise 1x1 at B * groups > 65535")
+
+
+def _to_cuda(a):
+    if not isinstance(a, torch.Tensor):
+        return a
+    t = a.detach().cuda()
+    return t.requires_grad_() if a.requires_grad else t
+
+
+@pytest.mark.parametrize("which", ["depthwise conv2d", "grouped norm_act backward", "grouped transposed"])
+def test_opcheck_groups_and_transposed_cuda(which):
+    from test_ops_groups import _opcheck_cases
+
+    if which == "grouped transposed":
+        x, w, bias = (torch.randn(*shape, dtype=torch.float64) for shape in ((2, 4, 4, 5), (2, 4, 3, 3, 3), (2, 6)))
+        op, args = torch.ops.dyconv.dynamic_conv_transpose2d.default, (
+            x.requires_grad_(), w.requires_grad_(), bias.requires_grad_(), [2, 2], [1, 1], [1, 0], [1, 1], 2)
+    else:
+        op, args = _opcheck_cases()[1 if which == "depthwise conv2d" else 5]
+    torch.library.opcheck(op, tuple(_to_cuda(a) for a in args))

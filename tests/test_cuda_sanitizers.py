@@ -3,7 +3,8 @@
 The kernel sources are compiled as host C++ through the block emulator
 (csrc/cuda/emulation/cuda_emulator.h) together with a standalone driver
 (csrc/cuda/emulation/sanitizer_driver.cpp) that checks every output of the
-four ops against a float64 computation of its own. In the emulation each
+ops (channel groups, depthwise and the transposed conv included) against a
+float64 computation of its own. In the emulation each
 thread of a block is a real thread and each shared array is a per-block heap
 allocation of its exact size, so:
 

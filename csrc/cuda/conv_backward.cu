@@ -4,6 +4,9 @@
 // dynamic_conv_norm_act_backward: row_sums_kernel (dscale, dshift and the
 // norm sums) -> norm_coef_kernel -> dgrad/wgrad, which form the conv-output
 // gradient from grad_out and conv_out while loading their tiles.
+// dgrad/wgrad: the GEMMs of the folded problem (each (sample, group) a sample)
+// or the depthwise kernels (launch_conv_backward); the row sums and the
+// coefficients are per (b, c) and need no folding.
 #include "cuda/conv_kernels.cuh"
 #include "cuda/launchers.h"
 #include "cuda/norm_kernels.cuh"
@@ -34,8 +37,8 @@ cudaError_t conv2d_backward(DType dtype, const ConvDims& d, const void* grad_out
     const GradOut<T> dy{g, nullptr, nullptr, ActKind::None, N};
     const BackwardWorkspace<Acc> ws(workspace, d);
     return launch_conv_backward<T>(d, static_cast<const T*>(x), static_cast<const T*>(weight), dy,
-                                   static_cast<T*>(dx), static_cast<T*>(dweight), ws.wgrad_partial,
-                                   stream);
+                                   nullptr, static_cast<T*>(dx), static_cast<T*>(dweight),
+                                   ws.wgrad_partial, stream);
   });
 }
 
@@ -63,8 +66,8 @@ cudaError_t conv_norm_act_backward(DType dtype, const ConvDims& d, const void* g
                   m, r, (const Acc*)ws.sums, ws.coef);
     const GradOut<T> dy{g, y, ws.coef, act, N};
     return launch_conv_backward<T>(d, static_cast<const T*>(x), static_cast<const T*>(weight), dy,
-                                   static_cast<T*>(dx), static_cast<T*>(dweight), ws.wgrad_partial,
-                                   stream);
+                                   nullptr, static_cast<T*>(dx), static_cast<T*>(dweight),
+                                   ws.wgrad_partial, stream);
   });
 }
 

@@ -1,11 +1,15 @@
 // Implicit-GEMM convolution kernels: forward (with the bias, the fused
 // affine + activation of norm "none", and the per-tile normalization
-// statistics in its epilogue), dgrad (dx) and wgrad (dweight, split over
-// output pixels when the batch alone does not fill the GPU).
-// One launch covers the batch: grid (pixel tiles, channel tiles, batch).
+// statistics in its epilogue), dgrad (dx, with the transposed conv's bias in
+// its epilogue) and wgrad (dweight, split over output pixels when the batch
+// alone does not fill the GPU).
+// One launch covers the batch: grid (pixel tiles, channel tiles, batch). With
+// channel groups the kernels get the folded dims (launchers.h folded()): each
+// (sample, group) is a sample of its own, at the same memory.
 #pragma once
 
 #include "cuda/conv_problems.cuh"
+#include "cuda/depthwise_kernels.cuh"
 #include "cuda/gemm_tile.cuh"
 
 namespace dyconv::cuda {
@@ -96,10 +100,11 @@ conv_forward_kernel(ConvDims d, const T* x, const T* w, const T* bias, T* y, con
   if (partial) tile_statistics(acc, b, m0, n0, d.Cout, N, partial);
 }
 
-// dx = col2im(w^T dy), as a gather over the taps that reach each input pixel.
+// dx = col2im(w^T dy) (+ bias (B, Cin): the transposed conv), as a gather over the
+// taps that reach each input pixel.
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-conv_dgrad_kernel(ConvDims d, const T* w, GradOut<T> dy, T* dx) {
+conv_dgrad_kernel(ConvDims d, const T* w, GradOut<T> dy, const T* bias, T* dx) {
   using Acc = acc_of<T>;
   const int b = int(blockIdx.z), n0 = int(blockIdx.x) * BN, m0 = int(blockIdx.y) * BM;
   const int HW = d.H * d.W, kk = d.kH * d.kW;
@@ -111,9 +116,10 @@ conv_dgrad_kernel(ConvDims d, const T* w, GradOut<T> dy, T* dx) {
     const int m = m0 + ty + TY * i;
     if (m >= d.Cin) continue;
     T* row = dx + ((long long)b * d.Cin + m) * HW;
+    const Acc bv = bias ? to_acc(bias[(long long)b * d.Cin + m]) : Acc(0);
     for (int j = 0; j < TN; ++j) {
       const int n = n0 + tx + TX * j;
-      if (n < HW) row[n] = from_acc<T>(acc[i][j]);
+      if (n < HW) row[n] = from_acc<T>(acc[i][j] + bv);
     }
   }
 }
@@ -180,22 +186,24 @@ wgrad_reduce_kernel(long long size, int splits, const acc_of<T>* partial, T* dw)
   }
 }
 
-// Launches dgrad and/or wgrad (nullptr outputs are skipped). `partial` holds
-// wgrad_partial_elems(d) accumulators.
+// Launches the GEMM dgrad (with `bias`, may be nullptr) and/or wgrad (nullptr
+// outputs are skipped) of the folded dims f. `partial` holds wgrad_partial_elems(f)
+// accumulators.
 template <typename T>
-cudaError_t launch_conv_backward(const ConvDims& d, const T* x, const T* w, GradOut<T> dy, T* dx,
-                                 T* dw, acc_of<T>* partial, cudaStream_t stream) {
+cudaError_t launch_gemm_backward(const ConvDims& f, const T* x, const T* w, GradOut<T> dy,
+                                 const T* bias, T* dx, T* dw, acc_of<T>* partial,
+                                 cudaStream_t stream) {
   if (dx) {
-    const dim3 grid(ceil_div((long long)d.H * d.W, BN), ceil_div(d.Cin, BM), d.B);
-    DYCONV_LAUNCH(conv_dgrad_kernel<T>, grid, dim3(kThreads), stream, d, w, dy, dx);
+    const dim3 grid(ceil_div((long long)f.H * f.W, BN), ceil_div(f.Cin, BM), f.B);
+    DYCONV_LAUNCH(conv_dgrad_kernel<T>, grid, dim3(kThreads), stream, f, w, dy, bias, dx);
   }
   if (dw) {
-    const WgradSplit split = wgrad_split(d);
-    const dim3 grid(ceil_div(conv_k(d), BN), ceil_div(d.Cout, BM), d.B * split.splits);
+    const WgradSplit split = wgrad_split(f);
+    const dim3 grid(ceil_div(conv_k(f), BN), ceil_div(f.Cout, BM), f.B * split.splits);
     acc_of<T>* part = split.splits > 1 ? partial : nullptr;
-    DYCONV_LAUNCH(conv_wgrad_kernel<T>, grid, dim3(kThreads), stream, d, x, dy, split, dw, part);
+    DYCONV_LAUNCH(conv_wgrad_kernel<T>, grid, dim3(kThreads), stream, f, x, dy, split, dw, part);
     if (part) {
-      const long long size = (long long)d.B * d.Cout * conv_k(d);
+      const long long size = (long long)f.B * f.Cout * conv_k(f);
       DYCONV_LAUNCH(wgrad_reduce_kernel<T>, dim3(elementwise_blocks(size)), dim3(kThreads), stream,
                     size, split.splits, (const acc_of<T>*)part, dw);
     }
@@ -203,22 +211,33 @@ cudaError_t launch_conv_backward(const ConvDims& d, const T* x, const T* w, Grad
   return cudaSuccess;
 }
 
-// Accumulators the wgrad split needs (0 with one split).
-inline long long wgrad_partial_elems(const ConvDims& d) {
-  const WgradSplit split = wgrad_split(d);
-  return split.splits > 1 ? split.splits * (long long)d.B * d.Cout * conv_k(d) : 0;
+// dx (+ bias) and/or dweight of the convolution d (groups unfolded): the
+// depthwise kernels or the GEMMs of the folded problem.
+template <typename T>
+cudaError_t launch_conv_backward(const ConvDims& d, const T* x, const T* w, GradOut<T> dy,
+                                 const T* bias, T* dx, T* dw, acc_of<T>* partial,
+                                 cudaStream_t stream) {
+  if (depthwise(d)) return launch_depthwise_backward<T>(folded(d), x, w, dy, bias, dx, dw, stream);
+  return launch_gemm_backward<T>(folded(d), x, w, dy, bias, dx, dw, partial, stream);
+}
+
+// Accumulators the wgrad split of the folded dims f needs (0 with one split).
+inline long long wgrad_partial_elems(const ConvDims& f) {
+  const WgradSplit split = wgrad_split(f);
+  return split.splits > 1 ? split.splits * (long long)f.B * f.Cout * conv_k(f) : 0;
 }
 
 // The workspace of both backward ops, carved out of one buffer of
-// elems(d) accumulators: per-(b, c) row sums and GradCoef, then the wgrad
-// split partials.
+// elems(d) accumulators (d with its groups): per-(b, c) row sums and GradCoef,
+// then the wgrad split partials of the GEMM path (none for depthwise).
 template <typename Acc>
 struct BackwardWorkspace {
   Acc* sums;              // (B * Cout, 2)
   GradCoef<Acc>* coef;    // (B * Cout)
   Acc* wgrad_partial;     // wgrad_partial_elems(d)
   static long long elems(const ConvDims& d) {
-    return (long long)d.B * d.Cout * (2 + sizeof(GradCoef<Acc>) / sizeof(Acc)) + wgrad_partial_elems(d);
+    return (long long)d.B * d.Cout * (2 + sizeof(GradCoef<Acc>) / sizeof(Acc)) +
+           (depthwise(d) ? 0 : wgrad_partial_elems(folded(d)));
   }
   BackwardWorkspace(void* buffer, const ConvDims& d) {
     const long long rows = (long long)d.B * d.Cout;

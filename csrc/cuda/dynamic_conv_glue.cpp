@@ -1,6 +1,7 @@
-// CUDA kernels of the four dyconv ops (groups == 1; the transposed op raises: not yet on CUDA): input checks (shared with the CPU
-// kernels, csrc/checks.h), output allocation, device guard and the launch on
-// torch's current stream. The kernels themselves are torch-free
+// CUDA kernels of the dyconv ops (channel groups included, depthwise on direct
+// kernels; the transposed op through the conv's dgrad): input checks (shared
+// with the CPU kernels, csrc/checks.h), output allocation, device guard and the
+// launch on torch's current stream. The kernels themselves are torch-free
 // (csrc/cuda/launchers.h). Compiled only in CUDA builds (setup.py).
 //
 // Determinism: every pass reduces in a fixed order (block tree sums, the wgrad
@@ -56,15 +57,16 @@ ConvDims dims_of(const char* op, const ConvGeometry& g, const at::Tensor& x) {
                   g.B * g.Cout < int_max,
               op, ": every per-sample tensor must have fewer than 2^31 elements, got x[b] ",
               g.Cin * g.H * g.W, ", out[b] ", g.Cout * g.N(), ", weight[b] ", g.Cout * g.K());
-  return ConvDims{int(g.B),  int(g.Cin), int(g.H),  int(g.W),  int(g.Cout),
-                  int(g.kH), int(g.kW),  int(g.sH), int(g.sW), int(g.pH),
-                  int(g.pW), int(g.dH),  int(g.dW), int(g.Hout), int(g.Wout)};
-}
-
-// The CUDA kernels do not yet have channel groups (or the transposed op).
-void check_no_groups(const char* op, int64_t groups) {
-  TORCH_CHECK(groups == 1, op, ": groups > 1 is not yet implemented on CUDA, expected groups == 1 ",
-              "for CUDA tensors, got groups=", groups, " (the CPU kernels have it)");
+  const ConvDims d{int(g.B),  int(g.Cin), int(g.H),  int(g.W),    int(g.Cout),
+                   int(g.kH), int(g.kW),  int(g.sH), int(g.sW),   int(g.pH),
+                   int(g.pW), int(g.dH),  int(g.dW), int(g.Hout), int(g.Wout),
+                   int(g.groups)};
+  // The GEMM kernels run each (sample, group) as a sample of the block grid (gridDim.z);
+  // the depthwise kernels have no such limit.
+  TORCH_CHECK(depthwise(d) || g.B * g.groups <= 65535, op,
+              ": the CUDA kernels support batch * groups up to 65535 unless depthwise (groups == Cin), "
+              "got B * groups = ", g.B, " * ", g.groups, " = ", g.B * g.groups);
+  return d;
 }
 
 void* ptr_or_null(at::Tensor& t, bool wanted) { return wanted ? t.mutable_data_ptr() : nullptr; }
@@ -79,7 +81,6 @@ at::Tensor dynamic_conv2d_cuda(const at::Tensor& x_in, const at::Tensor& weight_
   const char* op = "dynamic_conv2d";
   const ConvGeometry g =
       check_conv_inputs(op, x_in, weight_in, bias_in, stride, padding, dilation, groups);
-  check_no_groups(op, groups);
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
@@ -101,7 +102,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cuda(
   const char* op = "dynamic_conv2d_backward";
   const ConvGeometry g =
       check_conv_backward(grad_out, x_in, weight_in, stride, padding, dilation, groups);
-  check_no_groups(op, groups);
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
@@ -124,7 +124,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   const char* op = "dynamic_conv_norm_act";
   const auto [g, norm, act] = check_norm_act_forward(x_in, weight_in, scale_in, shift_in, stride,
                                                      padding, dilation, norm_s, act_s, eps, groups);
-  check_no_groups(op, groups);
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
@@ -152,7 +151,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   const auto [g, norm, act] = check_norm_act_backward(grad_out, x_in, weight_in, scale_in, shift_in, y_in,
                                                       mean_in, rstd_in, stride, padding, dilation,
                                                       norm_s, act_s, groups);
-  check_no_groups(op, groups);
   const ConvDims d = dims_of(op, g, x_in);
   const DType dt = dtype_of(op, x_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
@@ -177,10 +175,22 @@ at::Tensor dynamic_conv_transpose2d_cuda(const at::Tensor& x_in, const at::Tenso
                                          c10::IntArrayRef stride, c10::IntArrayRef padding,
                                          c10::IntArrayRef output_padding, c10::IntArrayRef dilation,
                                          int64_t groups) {
-  check_conv_transpose_inputs(x_in, weight_in, bias_in, stride, padding, output_padding, dilation,
-                              groups);
-  TORCH_CHECK(false, "dynamic_conv_transpose2d: not yet implemented on CUDA, expected CPU tensors, got ",
-              x_in.device(), " (the CPU kernel has it)");
+  const char* op = "dynamic_conv_transpose2d";
+  // g: the convolution this one transposes (its input is y, its output has x's shape).
+  const ConvGeometry g = check_conv_transpose_inputs(x_in, weight_in, bias_in, stride, padding,
+                                                     output_padding, dilation, groups);
+  const ConvDims d = dims_of(op, g, x_in);
+  const DType dt = dtype_of(op, x_in);
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  at::Tensor y = new_output(x_in, {g.B, g.Cin, g.H, g.W});
+  if (g.B == 0) return y;
+  const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
+  const bool has_bias = bias_in.has_value() && bias_in->defined();
+  const at::Tensor bias = has_bias ? bias_in->contiguous() : at::Tensor();
+  C10_CUDA_CHECK(conv_transpose2d_forward(dt, d, x.const_data_ptr(), w.const_data_ptr(),
+                                          has_bias ? bias.const_data_ptr() : nullptr,
+                                          y.mutable_data_ptr(), c10::cuda::getCurrentCUDAStream()));
+  return y;
 }
 
 }  // namespace

@@ -3,13 +3,13 @@
 // (dynamic_conv_glue.cpp) or the CPU emulation (emulation/bindings.cpp).
 //
 // Conventions: all tensors are contiguous, with the layouts of the ops
-// (x (B, Cin, H, W), weight (B, Cout, Cin, kH, kW), per-sample vectors
+// (x (B, Cin, H, W), weight (B, Cout, Cin / groups, kH, kW), per-sample vectors
 // (B, Cout), statistics (B, G)); pointers are device pointers of the storage
 // dtype; every output is written in full (no zero-fill needed). Optional
 // inputs/outputs are nullptr when absent or not requested. Each launcher
 // enqueues its kernels on `stream` and returns the first launch error.
-// Limits (checked by the caller): B, Cout <= 65535 and every per-sample
-// tensor below 2^31 elements.
+// Limits (checked by the caller): B * groups, Cout <= 65535 (B alone when
+// depthwise(d)) and every per-sample tensor below 2^31 elements.
 #pragma once
 
 #include <cstddef>
@@ -32,7 +32,22 @@ struct ConvDims {
   int Cout, kH, kW;
   int sH, sW, pH, pW, dH, dW;
   int Hout, Wout;
+  int groups = 1;  // channel groups, as in F.conv2d
 };
+
+// The same convolution with each (sample, group) as a sample of its own
+// (csrc/checks.h ConvGeometry::folded: the same memory, read as B * groups
+// samples of Cin / groups input and Cout / groups output channels). The GEMM
+// kernels see this.
+inline ConvDims folded(const ConvDims& d) {
+  ConvDims f = d;
+  f.B = d.B * d.groups, f.Cin = d.Cin / d.groups, f.Cout = d.Cout / d.groups, f.groups = 1;
+  return f;
+}
+
+// Depthwise (groups == Cin > 1, any channel multiplier Cout / Cin): the direct
+// kernels of depthwise_kernels.cuh instead of the GEMMs.
+inline bool depthwise(const ConvDims& d) { return d.groups > 1 && d.groups == d.Cin; }
 
 // dynamic_conv2d: y = conv(x, weight) + bias.
 cudaError_t conv2d_forward(DType dtype, const ConvDims& d, const void* x, const void* weight,
@@ -64,5 +79,13 @@ cudaError_t conv_norm_act_backward(DType dtype, const ConvDims& d, const void* g
                                    const void* rstd, NormKind norm, ActKind act, void* dx,
                                    void* dweight, void* dscale, void* dshift, void* workspace,
                                    cudaStream_t stream);
+
+// dynamic_conv_transpose2d: y = conv_transpose(x, weight) + bias, the input gradient of the
+// convolution d (whose output has x's shape, x (B, Cout, Hout, Wout), and whose input has y's,
+// y (B, Cin, H, W); weight (B, Cout, Cin / groups, kH, kW), bias (B, Cin) or nullptr).
+// Its gradients are conv2d_forward (for x) and conv2d_backward (for weight).
+cudaError_t conv_transpose2d_forward(DType dtype, const ConvDims& d, const void* x,
+                                     const void* weight, const void* bias, void* y,
+                                     cudaStream_t stream);
 
 }  // namespace dyconv::cuda

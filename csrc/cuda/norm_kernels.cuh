@@ -2,8 +2,10 @@
 //
 // Forward: stats_finish_kernel merges the per-tile (mean, M2) partials of the
 // conv epilogue into mean/rstd per (sample, group) (Chan et al., as exact as
-// a two-pass variance); norm_act_kernel applies normalize + affine +
-// activation in one pass, out = act(y * a + o) with per-(b, c) a and o.
+// a two-pass variance; the depthwise forward, which has no tile epilogue, gets
+// its partials from row_moments_kernel, one tile per row); norm_act_kernel
+// applies normalize + affine + activation in one pass, out = act(y * a + o)
+// with per-(b, c) a and o.
 // Backward: row_sums_kernel forms the per-(b, c) sums of the gradient at
 // the activation input (dshift = sum dz, dscale = sum dz * xhat), and
 // norm_coef_kernel turns them into the GradCoef that the dgrad/wgrad
@@ -31,10 +33,14 @@ __device__ __forceinline__ Moments<Acc> merge(Moments<Acc> a, Moments<Acc> b) {
 
 // grid (G, B): group g of sample b from partial (B, tiles, Cout, 2) written by
 // tile_statistics; tile t covers min(tile_pixels, N - t * tile_pixels) pixels.
+// With channel groups the conv wrote partial (B, groups, tiles, Cout / groups, 2)
+// (its folded samples): row_channels = Cout / groups. Layer norm merges all of a
+// sample's entries (launched with the unfolded B, Cout), instance norm is launched
+// with the folded B and Cout (= row_channels), for which the two layouts agree.
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-stats_finish_kernel(int Cout, int N, int tiles, int tile_pixels, NormKind norm, double eps,
-                    const acc_of<T>* partial, T* mean, T* rstd) {
+stats_finish_kernel(int Cout, int row_channels, int N, int tiles, int tile_pixels, NormKind norm,
+                    double eps, const acc_of<T>* partial, T* mean, T* rstd) {
   using Acc = acc_of<T>;
   DYCONV_SHARED(Acc, sn, [kThreads]);
   DYCONV_SHARED(Acc, sm, [kThreads]);
@@ -45,7 +51,7 @@ stats_finish_kernel(int Cout, int N, int tiles, int tile_pixels, NormKind norm, 
   const Acc* base = partial + (long long)b * tiles * Cout * 2;
   Moments<Acc> acc{0, 0, 0};
   for (int i = tid; i < items; i += kThreads) {
-    const int t = layer ? i / Cout : i;
+    const int t = layer ? i / row_channels % tiles : i;
     const long long at = layer ? i : (long long)i * Cout + g;
     const int count = N - t * tile_pixels < tile_pixels ? N - t * tile_pixels : tile_pixels;
     acc = merge(acc, Moments<Acc>{Acc(count), base[at * 2], base[at * 2 + 1]});
@@ -112,6 +118,28 @@ __device__ void block_sum2(Acc& s1, Acc& s2) {
   }
   s1 = r1[0], s2 = r2[0];
   __syncthreads();  // r1/r2 may be reused by the caller's next call
+}
+
+// grid (B * Cout): the mean and M2 of each (b, c) row of y (B * Cout, N), as
+// partial[bc * 2 + {0, 1}]: the partials of stats_finish_kernel with one tile of
+// N pixels (the depthwise forward, which has no tile epilogue).
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+row_moments_kernel(int N, const T* y, acc_of<T>* partial) {
+  using Acc = acc_of<T>;
+  const long long bc = blockIdx.x;
+  const T* row = y + bc * N;
+  Acc s = 0, unused = 0;
+  for (int n = int(threadIdx.x); n < N; n += kThreads) s += to_acc(row[n]);
+  block_sum2(s, unused);
+  const Acc mu = s / Acc(N);
+  Acc q = 0;
+  for (int n = int(threadIdx.x); n < N; n += kThreads) {
+    const Acc dv = to_acc(row[n]) - mu;
+    q += dv * dv;
+  }
+  block_sum2(q, unused);
+  if (threadIdx.x == 0) partial[bc * 2] = mu, partial[bc * 2 + 1] = q;
 }
 
 // grid (B * Cout): per (b, c) row of grad, s1 = sum dz and s2 = sum dz * xhat

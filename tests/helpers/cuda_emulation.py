@@ -3,8 +3,8 @@ emulator (csrc/cuda/emulation/cuda_emulator.h), callable on CPU tensors.
 
 ``load()`` compiles the kernel sources with g++ (cached under
 build/cuda_emulation/, keyed by the sources) and returns an ``Emulated``
-object whose methods mirror the four dyconv ops (same arguments, same
-outputs) and play the part of the torch glue (csrc/cuda/dynamic_conv_glue.cpp):
+object whose methods mirror the dyconv ops (same arguments, same
+outputs; the backward ops and dynamic_conv_transpose2d included) and play the part of the torch glue (csrc/cuda/dynamic_conv_glue.cpp):
 allocate the outputs and the workspace, call the launcher. Outputs are
 pre-filled with NaN, so an element a kernel fails to write shows up.
 """
@@ -36,7 +36,8 @@ class ConvDims(ctypes.Structure):
     """csrc/cuda/launchers.h ConvDims."""
 
     _fields_ = [(name, ctypes.c_int) for name in (
-        "B", "Cin", "H", "W", "Cout", "kH", "kW", "sH", "sW", "pH", "pW", "dH", "dW", "Hout", "Wout")]
+        "B", "Cin", "H", "W", "Cout", "kH", "kW", "sH", "sW", "pH", "pW", "dH", "dW", "Hout", "Wout",
+        "groups")]
 
 
 def _sources_key() -> str:
@@ -85,7 +86,7 @@ def _nan_like(shape, like):
 
 
 class Emulated:
-    """The four dyconv ops, run by the emulated CUDA kernels (CPU tensors)."""
+    """The dyconv ops, run by the emulated CUDA kernels (CPU tensors)."""
 
     def __init__(self, lib_path: Path):
         self.lib = ctypes.CDLL(str(lib_path))
@@ -102,19 +103,29 @@ class Emulated:
         self.lib.emu_bf16_to_float.restype = ctypes.c_float
 
     @staticmethod
-    def dims(x, weight, stride, padding, dilation) -> ConvDims:
+    def dims(x, weight, stride, padding, dilation, groups=1) -> ConvDims:
         B, Cin, H, W = x.shape
         _, Cout, _, kH, kW = weight.shape
         Hout = (H + 2 * padding[0] - dilation[0] * (kH - 1) - 1) // stride[0] + 1
         Wout = (W + 2 * padding[1] - dilation[1] * (kW - 1) - 1) // stride[1] + 1
-        return ConvDims(B, Cin, H, W, Cout, kH, kW, *stride, *padding, *dilation, Hout, Wout)
+        return ConvDims(B, Cin, H, W, Cout, kH, kW, *stride, *padding, *dilation, Hout, Wout, groups)
+
+    @staticmethod
+    def transpose_dims(x, weight, stride, padding, output_padding, dilation, groups=1) -> ConvDims:
+        """The convolution that dynamic_conv_transpose2d(x, weight) transposes (csrc/checks.cpp)."""
+        B, Cout, Hout, Wout = x.shape  # that convolution's output
+        _, _, Cin_g, kH, kW = weight.shape
+        H = (Hout - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kH - 1) + output_padding[0] + 1
+        W = (Wout - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kW - 1) + output_padding[1] + 1
+        return ConvDims(B, Cin_g * groups, H, W, Cout, kH, kW, *stride, *padding, *dilation, Hout, Wout,
+                        groups)
 
     def _check(self, rc, what):
         if rc != 0:
             raise RuntimeError(f"emulated {what} returned cudaError {rc}")
 
-    def dynamic_conv2d(self, x, weight, bias, stride, padding, dilation):
-        d = self.dims(x, weight, stride, padding, dilation)
+    def dynamic_conv2d(self, x, weight, bias, stride, padding, dilation, groups=1):
+        d = self.dims(x, weight, stride, padding, dilation, groups)
         y = _nan_like((d.B, d.Cout, d.Hout, d.Wout), x)
         rc = self.lib.emu_conv2d_forward(DTYPES[x.dtype], ctypes.byref(d), _ptr(x.contiguous()),
                                          _ptr(weight.contiguous()),
@@ -125,8 +136,8 @@ class Emulated:
     def _workspace(self, nbytes):
         return torch.full((max(int(nbytes), 1),), 255, dtype=torch.uint8)  # garbage, not zeros
 
-    def dynamic_conv2d_backward(self, grad_out, x, weight, stride, padding, dilation, mask):
-        d = self.dims(x, weight, stride, padding, dilation)
+    def dynamic_conv2d_backward(self, grad_out, x, weight, stride, padding, dilation, mask, groups=1):
+        d = self.dims(x, weight, stride, padding, dilation, groups)
         dt = DTYPES[x.dtype]
         dx = _nan_like(x.shape, x) if mask[0] else None
         dw = _nan_like(weight.shape, x) if mask[1] else None
@@ -139,8 +150,8 @@ class Emulated:
         return dx, dw, db
 
     def dynamic_conv_norm_act(self, x, weight, scale, shift, stride, padding, dilation, norm,
-                              activation, eps):
-        d = self.dims(x, weight, stride, padding, dilation)
+                              activation, eps, groups=1):
+        d = self.dims(x, weight, stride, padding, dilation, groups)
         dt = DTYPES[x.dtype]
         G = {"layer": 1, "instance": d.Cout, "none": 0}[norm]
         out = _nan_like((d.B, d.Cout, d.Hout, d.Wout), x)
@@ -156,8 +167,9 @@ class Emulated:
         return out, y, mean, rstd
 
     def dynamic_conv_norm_act_backward(self, grad_out, x, weight, scale, shift, conv_out, mean,
-                                       rstd, stride, padding, dilation, norm, activation, mask):
-        d = self.dims(x, weight, stride, padding, dilation)
+                                       rstd, stride, padding, dilation, norm, activation, mask,
+                                       groups=1):
+        d = self.dims(x, weight, stride, padding, dilation, groups)
         dt = DTYPES[x.dtype]
         outs = [_nan_like(t.shape, x) if m else None
                 for t, m in zip((x, weight, scale, shift), mask)]
@@ -169,6 +181,16 @@ class Emulated:
             NORMS[norm], ACTS[activation], *map(_ptr, outs), _ptr(ws))
         self._check(rc, "conv_norm_act_backward")
         return tuple(outs)
+
+    def dynamic_conv_transpose2d(self, x, weight, bias, stride, padding, output_padding, groups,
+                                 dilation):
+        d = self.transpose_dims(x, weight, stride, padding, output_padding, dilation, groups)
+        y = _nan_like((d.B, d.Cin, d.H, d.W), x)
+        rc = self.lib.emu_conv_transpose2d_forward(
+            DTYPES[x.dtype], ctypes.byref(d), _ptr(x.contiguous()), _ptr(weight.contiguous()),
+            _ptr(None if bias is None else bias.contiguous()), _ptr(y))
+        self._check(rc, "conv_transpose2d_forward")
+        return y
 
 
 def load(out_dir: Path | None = None) -> Emulated:

@@ -46,6 +46,11 @@ int emu_conv_norm_act_backward(int dtype, const ConvDims* d, const void* grad_ou
                                 dshift, workspace, nullptr);
 }
 
+int emu_conv_transpose2d_forward(int dtype, const ConvDims* d, const void* x, const void* weight,
+                                 const void* bias, void* y) {
+  return conv_transpose2d_forward(DType(dtype), *d, x, weight, bias, y, nullptr);
+}
+
 // Storage conversions of the emulator, checked against torch's.
 float emu_half_to_float(unsigned short bits) { return to_float(half_t{bits}); }
 unsigned short emu_float_to_half(float f) { return float_to_half(f).bits; }

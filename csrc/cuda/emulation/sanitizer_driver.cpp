@@ -3,10 +3,11 @@
 // -fsanitize=address,undefined together with the kernel sources):
 //   g++ -x c++ -DDYCONV_CUDA_EMULATION -Icsrc csrc/cuda/*.cu -x none csrc/cuda/emulation/sanitizer_driver.cpp
 // It allocates every buffer itself, exactly sized (so ASan sees a store past
-// an output), runs all four ops forward and backward on small odd shapes
+// an output), runs all the ops forward and backward on small odd shapes
 // (partial tiles, stride, dilation wider than the input, split-K weight
-// gradient, B = 1) and compares every output with a direct float64
-// convolution and normalization computed here. Outputs and workspaces start
+// gradient, B = 1, channel groups, depthwise with and without a channel
+// multiplier, the transposed conv with output padding) and compares every
+// output with a direct float64 convolution and normalization computed here. Outputs and workspaces start
 // as 0xff bytes (NaN), so an element a kernel fails to write is an error too.
 // Prints one line per check; exits 1 when a value is off or a launch fails
 // (the sanitizers exit on their own reports). It first checks that the
@@ -83,27 +84,35 @@ struct Input {
 struct Shape {
   const char* name;
   int B, Cin, Cout, H, W, kH, kW, sH, sW, pH, pW, dH, dW;
+  int groups = 1;
   ConvDims dims() const {
     const int Hout = (H + 2 * pH - dH * (kH - 1) - 1) / sH + 1;
     const int Wout = (W + 2 * pW - dW * (kW - 1) - 1) / sW + 1;
-    return {B, Cin, H, W, Cout, kH, kW, sH, sW, pH, pW, dH, dW, Hout, Wout};
+    return {B, Cin, H, W, Cout, kH, kW, sH, sW, pH, pW, dH, dW, Hout, Wout, groups};
   }
 };
 
-// Calls f(x index, w index, y index) for every multiply-add of the convolution.
+size_t in_elems(const ConvDims& d) { return size_t(d.B) * d.Cin * d.H * d.W; }
+size_t weight_elems(const ConvDims& d) { return size_t(d.B) * d.Cout * (d.Cin / d.groups) * d.kH * d.kW; }
+double weight_scale(const ConvDims& d) { return 1 / std::sqrt(double(d.Cin / d.groups * d.kH * d.kW)); }
+
+// Calls f(x index, w index, y index) for every multiply-add of the convolution
+// (output channel co reads the input channels of its group).
 template <typename F>
 void for_each_tap(const ConvDims& d, F&& f) {
+  const int Cin_g = d.Cin / d.groups, Cout_g = d.Cout / d.groups;
   for (int b = 0; b < d.B; ++b)
     for (int co = 0; co < d.Cout; ++co)
       for (int oh = 0; oh < d.Hout; ++oh)
         for (int ow = 0; ow < d.Wout; ++ow)
-          for (int ci = 0; ci < d.Cin; ++ci)
+          for (int ci = 0; ci < Cin_g; ++ci)
             for (int kh = 0; kh < d.kH; ++kh)
               for (int kw = 0; kw < d.kW; ++kw) {
                 const int ih = oh * d.sH - d.pH + kh * d.dH, iw = ow * d.sW - d.pW + kw * d.dW;
                 if (ih < 0 || ih >= d.H || iw < 0 || iw >= d.W) continue;
-                const size_t xi = ((size_t(b) * d.Cin + ci) * d.H + ih) * d.W + iw;
-                const size_t wi = (((size_t(b) * d.Cout + co) * d.Cin + ci) * d.kH + kh) * d.kW + kw;
+                const int c = co / Cout_g * Cin_g + ci;
+                const size_t xi = ((size_t(b) * d.Cin + c) * d.H + ih) * d.W + iw;
+                const size_t wi = (((size_t(b) * d.Cout + co) * Cin_g + ci) * d.kH + kh) * d.kW + kw;
                 const size_t yi = ((size_t(b) * d.Cout + co) * d.Hout + oh) * d.Wout + ow;
                 f(xi, wi, yi);
               }
@@ -221,8 +230,8 @@ void check_conv2d(const Shape& s, uint64_t seed) {
   const ConvDims d = s.dims();
   const std::string tag = std::string("conv2d ") + s.name + " " + Info<T>::name;
   Rng rng{seed};
-  const size_t nx = size_t(d.B) * d.Cin * d.H * d.W, nw = size_t(d.B) * d.Cout * d.Cin * d.kH * d.kW;
-  const double wscale = 1 / std::sqrt(double(d.Cin * d.kH * d.kW));
+  const size_t nx = in_elems(d), nw = weight_elems(d);
+  const double wscale = weight_scale(d);
   Input<T> x(nx, rng, 1, 0), w(nw, rng, wscale, 0), bias(size_t(d.B) * d.Cout, rng, 1, 0),
       g(out_elems(d), rng, 1, 0);
   auto y = garbage<T>(out_elems(d));
@@ -247,9 +256,9 @@ void check_fused(const Shape& s, NormKind norm, ActKind act, uint64_t seed) {
                           act_name(act) + " " + Info<T>::name;
   const double eps = 1e-5;
   Rng rng{seed};
-  const size_t nx = size_t(d.B) * d.Cin * d.H * d.W, nw = size_t(d.B) * d.Cout * d.Cin * d.kH * d.kW;
+  const size_t nx = in_elems(d), nw = weight_elems(d);
   const size_t rows = size_t(d.B) * d.Cout, ny = out_elems(d), N = size_t(d.Hout) * d.Wout;
-  const double wscale = 1 / std::sqrt(double(d.Cin * d.kH * d.kW));
+  const double wscale = weight_scale(d);
   Input<T> x(nx, rng, 1, 0), w(nw, rng, wscale, 0), scale(rows, rng, 0.5, 1), shift(rows, rng, 0.5, 0),
       g(ny, rng, 1, 0);
 
@@ -303,6 +312,26 @@ void check_fused(const Shape& s, NormKind norm, ActKind act, uint64_t seed) {
     return;
   expect("dx", tag, dx, r.dx), expect("dweight", tag, dw, r.dw);
   expect("dscale", tag, dsc, dscale), expect("dshift", tag, dsh, dshift);
+}
+
+// dynamic_conv_transpose2d forward: the transposed conv of s (its x has the shape of s's output,
+// its output the shape of s's input), with bias; the float64 value is s's dx with dy := x, plus bias.
+template <typename T>
+void check_transpose(const Shape& s, uint64_t seed) {
+  const ConvDims d = s.dims();
+  const std::string tag = std::string("conv_transpose2d ") + s.name + " " + Info<T>::name;
+  Rng rng{seed};
+  const size_t ny = in_elems(d), HW = size_t(d.H) * d.W;
+  Input<T> x(out_elems(d), rng, 1, 0), w(weight_elems(d), rng, weight_scale(d), 0),
+      bias(size_t(d.B) * d.Cin, rng, 1, 0);
+  auto y = garbage<T>(ny);
+  if (!launched(conv_transpose2d_forward(Info<T>::dtype, d, x.stored.data(), w.stored.data(),
+                                         bias.stored.data(), y.data(), nullptr),
+                tag, "conv_transpose2d_forward"))
+    return;
+  std::vector<double> want = conv_backward(d, x.exact, std::vector<double>(ny, 0.0), w.exact).dx;
+  for (size_t i = 0; i < ny; ++i) want[i] += bias.exact[i / HW];
+  expect("y", tag, y, want);
 }
 
 // ---------------------------------------------------------------- the emulator's own launch checks
@@ -368,6 +397,28 @@ int main() {
   check_conv2d<double>(splitk, seed++), check_fused<double>(cout70, NormKind::Layer, ActKind::Sigmoid, seed++);
   check_conv2d<half_t>(splitk, seed++), check_fused<half_t>(b1, NormKind::Instance, ActKind::Relu, seed++);
   check_conv2d<bf16_t>(splitk, seed++), check_fused<bf16_t>(b1, NormKind::Layer, ActKind::Sigmoid, seed++);
+
+  // channel groups (the GEMMs of the folded problem) and depthwise (the direct kernels):
+  // name, B, Cin, Cout, H, W, kH, kW, sH, sW, pH, pW, dH, dW, groups
+  const Shape g2{"b1_g2_cout140_dilation2x3", 1, 4, 140, 7, 9, 3, 2, 1, 1, 2, 1, 2, 3, 2};
+  const Shape g3{"b2_g3_stride2", 2, 6, 9, 11, 8, 3, 3, 2, 2, 1, 1, 1, 1, 3};
+  const Shape g2splitk{"b1_g2_stride1x2_splitk", 1, 4, 6, 12, 20, 1, 3, 1, 2, 0, 1, 1, 1, 2};
+  const Shape dw3{"b2_depthwise_k3_d2", 2, 4, 4, 9, 10, 3, 3, 1, 1, 2, 2, 2, 2, 4};
+  const Shape dw5{"b1_depthwise_k5_mult2_stride2", 1, 3, 6, 11, 9, 5, 5, 2, 2, 2, 2, 1, 1, 3};
+  const Shape dw7{"b2_depthwise_k7", 2, 5, 5, 8, 11, 7, 7, 1, 1, 3, 3, 1, 1, 5};
+  for (const Shape* s : {&g2, &g3, &g2splitk, &dw3, &dw5, &dw7}) check_conv2d<float>(*s, seed++);
+  check_fused<float>(g2, NormKind::None, ActKind::Relu, seed++);
+  check_fused<float>(g3, NormKind::Instance, ActKind::Sigmoid, seed++);
+  // 120 output pixels: two statistics tiles per (sample, group), the last one partial
+  check_fused<float>(g2splitk, NormKind::Layer, ActKind::Sigmoid, seed++);
+  check_fused<float>(dw3, NormKind::Layer, ActKind::Sigmoid, seed++);
+  check_fused<float>(dw5, NormKind::Instance, ActKind::Relu, seed++);
+  check_fused<float>(dw7, NormKind::None, ActKind::Relu, seed++);
+  check_conv2d<double>(dw5, seed++), check_fused<half_t>(dw3, NormKind::Instance, ActKind::Sigmoid, seed++);
+  check_fused<bf16_t>(g3, NormKind::Layer, ActKind::Relu, seed++);
+  // the transposed conv (stride2 and g3: output_padding (0, 1))
+  for (const Shape* s : {&b1, &stride2, &g2, &g3, &dw3, &dw5}) check_transpose<float>(*s, seed++);
+  check_transpose<bf16_t>(g3, seed++), check_transpose<double>(dw5, seed++);
 
   std::printf("sanitizer driver: %d checks, %d failed\n", checks, failures);
   return failures ? 1 : 0;

@@ -4,7 +4,7 @@ grouped idiom (grouped time / its time) measured in the same rounds, so a load f
 jobs hits them alike. Prints a markdown table; --plot draws the speed-ups.
 
 Examples (repository root):
-  python -m benchmarks.time_users --rounds 5 --plot benchmarks/users.png
+  python -m benchmarks.time_users --rounds 5 --plot docs/assets/users.png
   python -m benchmarks.time_users --rows stylegan3-t odconv --contenders dyconv grouped
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# Record of docs/mask_starts.png (issue 14): the DSL mask (product of its two stages) of the dev-fold trials of
+# Record of docs/assets/mask_starts.png (issue 14): the DSL mask (product of its two stages) of the dev-fold trials of
 # docs/masks_trial.py on four dev clips. Run from the repository root after the trials:
 #   python docs/masks_trial_figure.py A6:4:0.5 H6:2:1 P6:0:1 MP6:0:1
 # (trial name : start shift : start scale). A record, not a tool.
@@ -14,7 +14,7 @@ from training import checkpoint
 
 TRIALS = Path(os.environ.get("DYCONV_TRIALS", Path(__file__).resolve().parent.parent / "runs" / "masks" / "trials"))
 CLIPS = (0, 40, 80, 120)  # dev-fold items
-parser = argparse.ArgumentParser(description="Draw docs/mask_starts.png from the trials of docs/masks_trial.py "
+parser = argparse.ArgumentParser(description="Draw docs/assets/mask_starts.png from the trials of docs/masks_trial.py "
                                              "(a record of issue 14's study, not a tool).")
 parser.add_argument("trials", nargs="+", metavar="NAME:SHIFT:SCALE",
                     help="a trial's name, its mask layer's start shift and start scale, e.g. A6:4:0.5")
@@ -41,4 +41,4 @@ for ax in axes[-1]:
     ax.set_xlabel("frame")
 fig.colorbar(im, ax=axes, shrink=0.6, label="value (0..1)")
 fig.suptitle("DSL masks after 6 epochs on clean (A6, H6, P6) or multi-condition (MP6) training; dev fold, 0..1 scale")
-fig.savefig("docs/mask_starts.png", dpi=80)
+fig.savefig("docs/assets/mask_starts.png", dpi=80)

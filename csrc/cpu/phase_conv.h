@@ -62,6 +62,7 @@ struct PhasePlan {
   int64_t L;         // row stride of every padded buffer
   int64_t QL;        // columns left of dy's first column in its buffer (max(0, max e_x))
   int64_t R;         // rows per GEMM tile
+  int64_t chunk;     // rows padded into the buffers at a time (a multiple of R): small buffers, reused
   int64_t parts;     // parts each sample is split into (1 unless the batch cannot fill the threads)
   TilePlan out;      // tiles of output pixels (R rows each), the unit of the forward epilogue
 
@@ -90,6 +91,9 @@ PhasePlan plan_phases(const ConvGeometry& g) {
   if (g.B % threads != 0 && g.B < 8 * threads) p.parts = threads / std::gcd(g.B, threads);
   p.parts = std::max<int64_t>(1, std::min(p.parts, std::min(g.Hout, std::max<int64_t>(1, p.ay.Mmax()))));
   if (p.parts > 1) p.R = std::max<int64_t>(1, std::min(p.R, std::min(g.Hout, p.ay.Mmax()) / p.parts));
+  // A chunk re-pads the rows its taps reach past it (the rows' spread): at least 8 times that many.
+  const int64_t spreadH = std::max(p.ay.emax - p.ay.emin, int64_t(0));
+  p.chunk = (std::max(p.R, 8 * spreadH) + p.R - 1) / p.R * p.R;
   const int64_t ntiles = (g.Hout + p.R - 1) / p.R;
   p.out = {p.R * g.Wout, ntiles, g.B * ntiles};
   return p;
@@ -130,9 +134,8 @@ void phase_forward(const ConvGeometry& g, const PhasePlan& p, const T* x, const 
   using namespace shifted_detail;
   const int64_t KK = g.kH * g.kW, L = p.L, N = g.N(), P = p.phases();
   const int64_t spreadH = p.ay.emax - p.ay.emin;
-  const int64_t part_rows_max = ((g.Hout + p.R - 1) / p.R + p.parts - 1) / p.parts * p.R;
   at::parallel_for(0, g.B * p.parts, 1, [&](int64_t begin, int64_t end) {
-    const int64_t cstride = skewed_stride<T>((part_rows_max + spreadH) * L);
+    const int64_t cstride = skewed_stride<T>((p.chunk + spreadH) * L);
     const int64_t ldy = skewed_stride<T>(p.R * L);
     Workspace<T> xp(P * g.Cin * cstride), yt(g.Cout * ldy), taps(KK * g.Cout * g.Cin);
     int64_t packed = -1;
@@ -142,33 +145,36 @@ void phase_forward(const ConvGeometry& g, const PhasePlan& p, const T* x, const 
       p.part_rows(g.Hout, part, r0, r1);
       if (r0 >= r1) continue;
       const T* xb = x + b * g.Cin * g.H * g.W;
-      // Phase buffer row l holds phase row m = r0 + emin + l; column v phase column v + emin.
-      for (int64_t py = 0; py < g.sH; ++py)
-        for (int64_t px = 0; px < g.sW; ++px)
-          phase_detail::fill_x_phase(g, p, xb, py, px, r0 + p.ay.emin, r1 - r0 + spreadH, p.ax.emin,
-                                     xp.data() + (py * g.sW + px) * g.Cin * cstride, cstride);
       if (packed != b) pack_taps(g, w + b * g.Cout * g.Cin * KK, taps.data()), packed = b;
       T* yb = y + b * g.Cout * N;
-      for (int64_t r = r0; r < r1; r += p.R) {
-        const int64_t rows = std::min(p.R, r1 - r), nt = (rows - 1) * L + g.Wout;
-        bool first = true;
-        for (int64_t k = 0; k < KK; ++k) {
-          const int64_t ki = k / g.kW, kj = k % g.kW, py = p.ay.r[ki], px = p.ax.r[kj];
-          if (p.ay.M(py) == 0 || p.ax.M(px) == 0) continue;  // an empty phase of x: no term
-          const T* src = xp.data() + (py * g.sW + px) * g.Cin * cstride +
-                         (r - r0 + p.ay.e[ki] - p.ay.emin) * L + (p.ax.e[kj] - p.ax.emin);
-          // Column-major Y'^T (nt, Cout) += shift^T (nt, Cin) @ W_ij^T (Cin, Cout).
-          gemm(false, false, nt, g.Cout, g.Cin, T(1), src, cstride, taps.data() + k * g.Cout * g.Cin, g.Cin,
-               T(first ? 0 : 1), yt.data(), ldy);
-          first = false;
-        }
-        for (int64_t co = 0; co < g.Cout; ++co)
-          for (int64_t rr = 0; rr < rows; ++rr) {
-            T* dst = yb + co * N + (r + rr) * g.Wout;
-            if (first) std::fill(dst, dst + g.Wout, T(0));
-            else std::memcpy(dst, yt.data() + co * ldy + rr * L, g.Wout * sizeof(T));
+      for (int64_t c0 = r0; c0 < r1; c0 += p.chunk) {
+        const int64_t c1 = std::min(r1, c0 + p.chunk);
+        // Phase buffer row l holds phase row c0 + emin + l; column v phase column v + emin.
+        for (int64_t py = 0; py < g.sH; ++py)
+          for (int64_t px = 0; px < g.sW; ++px)
+            phase_detail::fill_x_phase(g, p, xb, py, px, c0 + p.ay.emin, c1 - c0 + spreadH, p.ax.emin,
+                                       xp.data() + (py * g.sW + px) * g.Cin * cstride, cstride);
+        for (int64_t r = c0; r < c1; r += p.R) {
+          const int64_t rows = std::min(p.R, c1 - r), nt = (rows - 1) * L + g.Wout;
+          bool first = true;
+          for (int64_t k = 0; k < KK; ++k) {
+            const int64_t ki = k / g.kW, kj = k % g.kW, py = p.ay.r[ki], px = p.ax.r[kj];
+            if (p.ay.M(py) == 0 || p.ax.M(px) == 0) continue;  // an empty phase of x: no term
+            const T* src = xp.data() + (py * g.sW + px) * g.Cin * cstride +
+                           (r - c0 + p.ay.e[ki] - p.ay.emin) * L + (p.ax.e[kj] - p.ax.emin);
+            // Column-major Y'^T (nt, Cout) += shift^T (nt, Cin) @ W_ij^T (Cin, Cout).
+            gemm(false, false, nt, g.Cout, g.Cin, T(1), src, cstride, taps.data() + k * g.Cout * g.Cin, g.Cin,
+                 T(first ? 0 : 1), yt.data(), ldy);
+            first = false;
           }
-        epilogue(b, r / p.R, r * g.Wout, (r + rows) * g.Wout);
+          for (int64_t co = 0; co < g.Cout; ++co)
+            for (int64_t rr = 0; rr < rows; ++rr) {
+              T* dst = yb + co * N + (r + rr) * g.Wout;
+              if (first) std::fill(dst, dst + g.Wout, T(0));
+              else std::memcpy(dst, yt.data() + co * ldy + rr * L, g.Wout * sizeof(T));
+            }
+          epilogue(b, r / p.R, r * g.Wout, (r + rows) * g.Wout);
+        }
       }
     }
   });
@@ -184,58 +190,42 @@ void phase_backward(const ConvGeometry& g, const PhasePlan& p, const T* x, const
   const int64_t KK = g.kH * g.kW, L = p.L, WK = g.Cout * g.Cin * KK, P = p.phases();
   const int64_t spreadH = p.ay.emax - p.ay.emin, Mh_max = p.ay.Mmax();
   const int64_t items = g.B * p.parts;
-  const int64_t tiles_max = (std::max(Mh_max, g.Hout) + p.R - 1) / p.R;
-  const int64_t part_rows_max = (tiles_max + p.parts - 1) / p.parts * p.R;
   std::vector<T> partial(dw && p.parts > 1 ? items * WK : 0);
-  // dy rows [olo, ohi) a part reads: the dx rows' reach and the weight gradient's rows.
-  const auto dy_rows = [&](int64_t part, int64_t& olo, int64_t& ohi) {
-    int64_t h0 = 0, h1 = 0, r0 = 0, r1 = 0;
-    if (dx) p.part_rows(Mh_max, part, h0, h1);
-    if (dw) p.part_rows(g.Hout, part, r0, r1);
-    olo = INT64_MAX, ohi = INT64_MIN;
-    if (h0 < h1) olo = std::min(olo, h0 - p.ay.emax), ohi = std::max(ohi, h1 - p.ay.emin);
-    if (r0 < r1) olo = std::min(olo, r0), ohi = std::max(ohi, r1);
-  };
-  int64_t dy_rows_max = 0;
-  for (int64_t part = 0; part < p.parts; ++part) {
-    int64_t olo, ohi;
-    dy_rows(part, olo, ohi);
-    if (olo < ohi) dy_rows_max = std::max(dy_rows_max, ohi - olo);
-  }
   at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
-    const int64_t dstride = skewed_stride<T>(dy_rows_max * L);
-    const int64_t xstride = skewed_stride<T>((part_rows_max + spreadH) * L);
+    // dy rows of a chunk: the reach of a chunk of dx rows, or a chunk of its own rows (weight gradient).
+    const int64_t dstride = skewed_stride<T>((p.chunk + spreadH) * L);
+    const int64_t xstride = skewed_stride<T>((p.chunk + spreadH) * L);
     const int64_t ldt = skewed_stride<T>(p.R * L);
     Workspace<T> dyp(g.Cout * dstride), xp(dw ? P * g.Cin * xstride : 0);
     Workspace<T> tile(dx ? g.Cin * ldt : 0), dwt(dw ? WK : 0), taps(dx ? WK : 0);
+    // dy rows [o0, o0 + rows) into the buffer: row l holds dy row o0 + l, column v dy column v - QL (zero
+    // outside dy: the weight gradient's pixels past Wout then read zeros, wrapping into the next row's QL).
+    const auto fill_dy = [&](int64_t b, int64_t o0, int64_t rows) {
+      for (int64_t c = 0; c < g.Cout; ++c) {
+        for (int64_t l = 0; l < rows; ++l) {
+          T* d = dyp.data() + c * dstride + l * L;
+          const int64_t o = o0 + l;
+          std::fill(d, d + L, T(0));
+          if (o >= 0 && o < g.Hout) dy_span(b, c, o * g.Wout, (o + 1) * g.Wout, d + p.QL);
+        }
+      }
+    };
     int64_t packed = -1;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t b = item / p.parts, part = item % p.parts;
-      int64_t h0 = 0, h1 = 0, r0 = 0, r1 = 0;  // phase rows of dx, dy rows of the weight gradient
+      // Input gradient: chunks of phase rows [h0, h1) of every phase of x; the taps of each phase.
+      int64_t h0 = 0, h1 = 0;
       if (dx) p.part_rows(Mh_max, part, h0, h1);
-      if (dw) p.part_rows(g.Hout, part, r0, r1);
-      if (h0 >= h1 && r0 >= r1) continue;
-      // dy buffer row l holds dy row olo + l, column v dy column v - QL (zero outside dy).
-      int64_t olo, ohi;
-      dy_rows(part, olo, ohi);
-      for (int64_t c = 0; c < g.Cout; ++c) {
-        for (int64_t l = 0; l < ohi - olo; ++l) {
-          T* d = dyp.data() + c * dstride + l * L;
-          const int64_t o = olo + l;
-          std::fill(d, d + L, T(0));
-          if (o < 0 || o >= g.Hout) continue;
-          dy_span(b, c, o * g.Wout, (o + 1) * g.Wout, d + p.QL);
-        }
-      }
-      // Input gradient: for each phase of x, tiles of its rows; the taps of that phase.
-      if (dx) {
-        if (packed != b) pack_taps(g, w + b * WK, taps.data()), packed = b;
-        T* dxb = dx + b * g.Cin * g.H * g.W;
+      if (h0 < h1 && packed != b) pack_taps(g, w + b * WK, taps.data()), packed = b;
+      T* dxb = dx ? dx + b * g.Cin * g.H * g.W : nullptr;
+      for (int64_t c0 = h0; c0 < h1; c0 += p.chunk) {
+        const int64_t c1 = std::min(h1, c0 + p.chunk), olo = c0 - p.ay.emax;
+        fill_dy(b, olo, c1 - c0 + spreadH);
         for (int64_t py = 0; py < g.sH; ++py) {
           for (int64_t px = 0; px < g.sW; ++px) {
-            const int64_t Mh = std::min(h1, p.ay.M(py)), Mw = p.ax.M(px);
+            const int64_t Mh = std::min(c1, p.ay.M(py)), Mw = p.ax.M(px);
             if (Mw == 0) continue;
-            for (int64_t h = h0; h < Mh; h += p.R) {
+            for (int64_t h = c0; h < Mh; h += p.R) {
               const int64_t rows = std::min(p.R, Mh - h), nt = (rows - 1) * L + Mw;
               bool first = true;
               for (int64_t k = 0; k < KK; ++k) {
@@ -259,23 +249,26 @@ void phase_backward(const ConvGeometry& g, const PhasePlan& p, const T* x, const
           }
         }
       }
+      // Weight gradient: per chunk of dy rows, one reduction over the chunk's pixels per tap.
+      int64_t r0 = 0, r1 = 0;
+      if (dw) p.part_rows(g.Hout, part, r0, r1);
       if (r0 >= r1) continue;
-      // Weight gradient: reductions over tiles of dy rows.
       const T* xb = x + b * g.Cin * g.H * g.W;
-      for (int64_t py = 0; py < g.sH; ++py)
-        for (int64_t px = 0; px < g.sW; ++px)
-          phase_detail::fill_x_phase(g, p, xb, py, px, r0 + p.ay.emin, r1 - r0 + spreadH, p.ax.emin,
-                                     xp.data() + (py * g.sW + px) * g.Cin * xstride, xstride);
       T* dst = p.parts > 1 ? partial.data() + item * WK : dw + b * WK;
       std::vector<char> used(KK, 0);
-      for (int64_t r = r0; r < r1; r += p.R) {
-        const int64_t rows = std::min(p.R, r1 - r), nt = (rows - 1) * L + g.Wout;
-        const T* dyr = dyp.data() + (r - olo) * L + p.QL;
+      for (int64_t c0 = r0; c0 < r1; c0 += p.chunk) {
+        const int64_t c1 = std::min(r1, c0 + p.chunk), nt = (c1 - c0 - 1) * L + g.Wout;
+        fill_dy(b, c0, c1 - c0);
+        for (int64_t py = 0; py < g.sH; ++py)
+          for (int64_t px = 0; px < g.sW; ++px)
+            phase_detail::fill_x_phase(g, p, xb, py, px, c0 + p.ay.emin, c1 - c0 + spreadH, p.ax.emin,
+                                       xp.data() + (py * g.sW + px) * g.Cin * xstride, xstride);
+        const T* dyr = dyp.data() + p.QL;
         for (int64_t k = 0; k < KK; ++k) {
           const int64_t ki = k / g.kW, kj = k % g.kW, py = p.ay.r[ki], px = p.ax.r[kj];
           if (p.ay.M(py) == 0 || p.ax.M(px) == 0) continue;  // an empty phase of x: dW_ij = 0
-          const T* src = xp.data() + (py * g.sW + px) * g.Cin * xstride +
-                         (r - r0 + p.ay.e[ki] - p.ay.emin) * L + (p.ax.e[kj] - p.ax.emin);
+          const T* src = xp.data() + (py * g.sW + px) * g.Cin * xstride + (p.ay.e[ki] - p.ay.emin) * L +
+                         (p.ax.e[kj] - p.ax.emin);
           // Column-major dW_ij^T (Cin, Cout) += shift (Cin, nt) @ dy' (nt, Cout).
           gemm(true, false, g.Cin, g.Cout, nt, T(1), src, xstride, dyr, dstride, T(used[k] ? 1 : 0),
                dwt.data() + k * g.Cout * g.Cin, g.Cin);

@@ -1,6 +1,6 @@
 """The stride-phase engine (csrc/cpu/phase_conv.h): a strided conv, and the transposed conv that is its
 input gradient, computed as one stride-1 correlation per stride phase. Forced with DYCONV_CPU_ENGINE=phases
-(and as the automatic choice, whatever it is), against per-sample F.conv_transpose2d / F.conv2d in float64:
+(and as the automatic choice, whatever it is; the fused norm-act op too), against per-sample F.conv_transpose2d / F.conv2d in float64:
 values and first- and second-order gradients over odd geometries (strides 2 and 3, asymmetric strides,
 dilation, output_padding, kernels smaller than the stride, whose empty phases are zeros or the bias only,
 groups, batches that split samples between threads)."""
@@ -138,3 +138,36 @@ def test_phases_first_and_second_order_gradcheck(case, monkeypatch):
     fn = lambda *a: dyconv.dynamic_conv_transpose2d(*a, s, p, op, G, d)  # noqa: E731
     assert gradcheck(fn, (x, w, bias), eps=1e-6, atol=1e-6)
     assert gradgradcheck(fn, (x, w, bias), eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("norm", ["layer", "instance"])
+@pytest.mark.parametrize("B", [2, 3])  # 3 on 2 threads: samples split, statistics summed over the parts
+def test_fused_norm_act_on_the_phases_engine_matches_reference(B, norm, monkeypatch):
+    """The forward's tiles feed the fused op's statistics (its epilogue)."""
+    from dyconv import reference
+    monkeypatch.setenv("DYCONV_CPU_ENGINE", "phases")
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(B, 6, 23, 21, generator=gen, dtype=F64, requires_grad=True)
+    w = torch.randn(B, 8, 6, 3, 3, generator=gen, dtype=F64, requires_grad=True)
+    scale = (1 + 0.5 * torch.randn(B, 8, generator=gen, dtype=F64)).requires_grad_()
+    shift = (0.5 * torch.randn(B, 8, generator=gen, dtype=F64)).requires_grad_()
+    kw = dict(stride=2, padding=1, norm=norm, activation="relu")
+    out = dyconv.dynamic_conv_norm_act(x, w, scale, shift, **kw)
+    want = reference.dynamic_conv_norm_act(x, w, scale, shift, **kw)
+    assert_rel(out, want, F64, "output")
+    gy = torch.randn(want.shape, generator=gen, dtype=F64)
+    for name, a, e in zip(("x", "weight", "scale", "shift"), torch.autograd.grad(out, (x, w, scale, shift), gy),
+                          torch.autograd.grad(want, (x, w, scale, shift), gy)):
+        assert_rel(a, e, F64, f"grad {name}")
+
+
+def test_the_rule_takes_phases_for_strided_layers_with_channels_and_room(monkeypatch):
+    """csrc/cpu/engine_rule.h: strided layers of 4 to 255 x 255 channels on maps of more than 64 output pixels;
+    im2col for 1-3 input channels, small maps and 512->512 (its one long GEMM wins there)."""
+    monkeypatch.delenv("DYCONV_CPU_ENGINE", raising=False)
+    monkeypatch.delenv("DYCONV_CPU_AUTOTUNE", raising=False)
+    assert dyconv.cpu_engine_for((4, 128, 256, 256), (4, 128, 128, 3, 3), stride=2, padding=1) == "phases"
+    assert dyconv.cpu_engine_for((32, 64, 56, 56), (32, 128, 64, 3, 3), stride=2, padding=1) == "phases"
+    assert dyconv.cpu_engine_for((16, 3, 64, 64), (16, 32, 3, 3, 3), stride=2, padding=1) == "im2col"
+    assert dyconv.cpu_engine_for((32, 256, 14, 14), (32, 256, 256, 3, 3), stride=2, padding=1) == "im2col"
+    assert dyconv.cpu_engine_for((4, 512, 72, 72), (4, 512, 512, 3, 3), stride=2, padding=1) == "im2col"

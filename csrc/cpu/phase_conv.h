@@ -119,6 +119,7 @@ void fill_x_phase(const ConvGeometry& g, const PhasePlan& p, const T* xb, int64_
       const T* src = xb + (c * g.H + m * g.sH + py) * g.W + px;
       std::fill(d, d + v0, T(0));
       if (sW == 1) std::memcpy(d + v0, src + v0 + c0, (v1 - v0) * sizeof(T));
+      else if (sW == 2) for (int64_t v = v0; v < v1; ++v) d[v] = src[(v + c0) * 2];  // a constant stride vectorizes
       else for (int64_t v = v0; v < v1; ++v) d[v] = src[(v + c0) * sW];
       std::fill(d + v1, d + L, T(0));
     }

@@ -19,7 +19,7 @@ import torch
 if __package__ in (None, ""):  # run as a file (python benchmarks/time_users.py): the repository root on sys.path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.users import BASELINE, CONTENDERS, ROWS, contenders_for, dyconv_supports, make_pass
+from benchmarks.users import BASELINE, CONTENDERS, ROWS, _output_padding, contenders_for, dyconv_supports, make_pass
 from training.memory import allocator_in_use
 
 
@@ -98,10 +98,15 @@ def main(argv=None):
         if dyconv_supports(p):
             names = [n for n in names if n != "dyconv"]
         engine = "-"
-        if "dyconv" in names and not p.transposed:
+        if "dyconv" in names:
+            # A transposed row runs the engine of the conv it transposes: input (B, Cout, Hout, Wout), output x's shape.
+            x_size, w_size = (p.B, p.Cin, p.H, p.W), (p.B, p.Cout, p.Cin // p.groups, p.k, p.k)
+            if p.transposed:
+                op = _output_padding(p)
+                Ho, Wo = ((n - 1) * p.stride - 2 * p.padding + p.dilation * (p.k - 1) + op + 1 for n in (p.H, p.W))
+                x_size, w_size = (p.B, p.Cout, Ho, Wo), (p.B, p.Cin, p.Cout // p.groups, p.k, p.k)
             engine = os.environ.get("DYCONV_CPU_ENGINE") or __import__("dyconv").cpu_engine_for(
-                (p.B, p.Cin, p.H, p.W), (p.B, p.Cout, p.Cin // p.groups, p.k, p.k), stride=p.stride,
-                padding=p.padding, dilation=p.dilation, groups=p.groups)
+                x_size, w_size, stride=p.stride, padding=p.padding, dilation=p.dilation, groups=p.groups)
         results.append((p, engine, time_row(p, names, a.rounds)))
         print(table(results[-1:]).splitlines()[-1], flush=True)
     print(f"\nfwd+bwd float32, {torch.get_num_threads()} threads, {allocator_in_use()}, "

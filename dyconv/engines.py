@@ -1,7 +1,8 @@
 """Which CPU engine runs a call: :func:`cpu_engine_for`.
 
-The CPU kernels have four engines (Winograd, direct taps, shifted per-tap GEMMs, im2col;
-README, "How the CPU kernel works"). The first call of a shape class in a process decides
+The CPU kernels have five engines (Winograd, direct taps, shifted per-tap GEMMs, im2col;
+README, "How the CPU kernel works"; and for strides above 1 the stride phases, per-tap GEMMs
+of one stride-1 correlation per phase: ``csrc/cpu/phase_conv.h``). The first call of a shape class in a process decides
 which one runs it, and every later call of that class takes the same one (so results are
 bitwise reproducible within the process):
 
@@ -11,7 +12,7 @@ bitwise reproducible within the process):
   geometry (about twice a call per engine, per thread's share of samples, once per class),
   like ``torch.backends.cudnn.benchmark``; ``DYCONV_CPU_AUTOTUNE_CACHE=<file>`` keeps the
   decisions (per CPU) for later processes, which then take the same engines;
-- ``DYCONV_CPU_ENGINE=winograd|direct|shifted|im2col`` forces one wherever it applies.
+- ``DYCONV_CPU_ENGINE=winograd|direct|shifted|phases|im2col`` forces one wherever it applies.
 
 ``DYCONV_LOG_ENGINE=1`` prints each decision to stderr.
 """
@@ -25,7 +26,7 @@ from dyconv._args import conv_params
 def cpu_engine_for(x, weight, *, stride=1, padding=0, dilation=1, groups=1) -> str:
     """The CPU engine that ``dynamic_conv2d(x, weight, ...)`` and ``dynamic_conv_norm_act``
     run with these arguments in this process: ``"winograd"``, ``"direct"``, ``"shifted"``,
-    ``"im2col"`` or, for strided depthwise layers, ``"depthwise"`` (their own kernel; other
+    ``"phases"``, ``"im2col"`` or, for strided depthwise layers, ``"depthwise"`` (their own kernel; other
     grouped layers run the engines with each group as a sample). ``x`` and ``weight`` are
     tensors (or their shapes), ``(B, Cin, H, W)`` and ``(B, Cout, Cin // groups, kH, kW)``; a float64 ``x`` asks about the float64 kernels. Asking
     decides for the shape class if no call has yet (with autotuning on: times the engines).

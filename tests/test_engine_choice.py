@@ -15,11 +15,11 @@ import dyconv
 from conftest import make_problem
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGINES = {"winograd", "direct", "shifted", "im2col"}
+ENGINES = {"winograd", "direct", "shifted", "phases", "im2col"}
 
 # (B, Cin, H, W, Cout, kernel, stride, padding, dilation)
 CASES = [
-    (2, 3, 12, 20, 8, (3, 3), 2, 1, 1),  # stride 2: im2col only
+    (2, 3, 12, 20, 8, (3, 3), 2, 1, 1),  # stride 2: im2col or phases
     (2, 6, 10, 30, 6, (3, 3), 1, "same", 2),  # few channels
     (3, 40, 12, 30, 40, (3, 3), 1, "same", 1),  # wide
     (2, 64, 5, 5, 64, (3, 3), 1, 1, 1),  # a small map
@@ -65,12 +65,12 @@ def test_grouped_layers_name_their_engine(monkeypatch):
 def test_a_forced_engine_where_it_applies(monkeypatch):
     monkeypatch.setenv("DYCONV_CPU_ENGINE", "winograd")
     assert dyconv.cpu_engine_for((2, 8, 10, 10), (2, 8, 8, 3, 3), padding=1) == "winograd"
-    assert dyconv.cpu_engine_for((2, 8, 10, 10), (2, 8, 8, 3, 3), padding=1, stride=2) == "im2col"
+    assert dyconv.cpu_engine_for((2, 8, 10, 10), (2, 8, 8, 3, 3), padding=1, stride=2) in ("im2col", "phases")
     assert dyconv.cpu_engine_for(torch.zeros(2, 8, 10, 10, dtype=torch.float64), (2, 8, 8, 3, 3), padding=1) == "winograd"
     monkeypatch.setenv("DYCONV_CPU_ENGINE", "direct")  # float32 only
     assert dyconv.cpu_engine_for(torch.zeros(2, 8, 10, 10, dtype=torch.float64), (2, 8, 8, 5, 5), padding=2) != "direct"
     monkeypatch.setenv("DYCONV_CPU_ENGINE", "fastest")
-    with pytest.raises(RuntimeError, match="DYCONV_CPU_ENGINE: expected auto, winograd, direct, shifted or im2col"):
+    with pytest.raises(RuntimeError, match="DYCONV_CPU_ENGINE: expected auto, winograd, direct, shifted, phases or im2col"):
         dyconv.cpu_engine_for((2, 8, 10, 10), (2, 8, 8, 3, 3), padding=1)
 
 

@@ -95,7 +95,7 @@ def test_the_variable_switches_the_engine(engine, monkeypatch):
 def test_an_unknown_engine_is_an_error(monkeypatch):
     monkeypatch.setenv("DYCONV_CPU_ENGINE", "fft")
     x, w = torch.randn(1, 4, 5, 5), torch.randn(1, 3, 4, 3, 3)
-    with pytest.raises(RuntimeError, match="DYCONV_CPU_ENGINE: expected auto, winograd, direct, shifted or im2col, got 'fft'"):
+    with pytest.raises(RuntimeError, match="DYCONV_CPU_ENGINE: expected auto, winograd, direct, shifted, phases or im2col, got 'fft'"):
         dyconv.dynamic_conv2d(x, w, padding=1)
 
 

@@ -1,7 +1,8 @@
 // The per-sample convolution behind one interface for the ops: the Winograd
 // engine (winograd_conv.h), the shifted engine (shifted_conv.h) with its taps
-// summed in registers (direct) or one GEMM per tap, where they apply and are
-// faster, im2col tiles (conv_engine.h) elsewhere. Which engine runs:
+// summed in registers (direct) or one GEMM per tap, at strides above 1 the
+// stride phases (phase_conv.h), where they apply and are faster, im2col tiles
+// (conv_engine.h) elsewhere. Which engine runs:
 // cpu/engine_choice.h (included at the end).
 #pragma once
 
@@ -10,6 +11,7 @@
 #include "checks.h"
 #include "cpu/conv_engine.h"
 #include "cpu/engines.h"
+#include "cpu/phase_conv.h"
 #include "cpu/shifted_conv.h"
 #include "cpu/winograd_conv.h"
 
@@ -25,6 +27,7 @@ struct Conv {
   Engine engine;
   ShiftedPlan sp{};
   WinogradPlan wp{};
+  PhasePlan pp{};
   TilePlan tiles{};  // the output tiles the forward epilogue is called on
 
   explicit Conv(const ConvGeometry& geom) : Conv(geom, choose_engine<T>(geom)) {}
@@ -37,6 +40,9 @@ struct Conv {
     } else if (shifted()) {
       sp = plan_shifted<T>(g, engine == Engine::Direct);
       tiles = sp.out;
+    } else if (engine == Engine::Phases) {
+      pp = plan_phases<T>(g);
+      tiles = pp.out;
     } else {
       tiles = plan_tiles<T>(g);
     }
@@ -45,6 +51,7 @@ struct Conv {
   // Whether forward() computes all tiles of a sample on one thread, in order.
   bool whole_samples_in_order() const {
     if (engine == Engine::Winograd) return wp.parts == 1;
+    if (engine == Engine::Phases) return pp.parts == 1;
     return shifted() && sp.parts == 1;
   }
 
@@ -60,6 +67,7 @@ struct Conv {
   void forward(const T* x, const T* w, T* y, Epilogue&& epilogue) const {
     if (engine == Engine::Winograd) winograd_forward<T>(g, wp, x, w, y, epilogue);
     else if (shifted()) shifted_forward<T>(g, sp, x, w, y, epilogue);
+    else if (engine == Engine::Phases) phase_forward<T>(g, pp, x, w, y, epilogue);
     else conv_forward<T>(g, x, w, y, epilogue);
   }
 
@@ -68,6 +76,7 @@ struct Conv {
   void backward(const T* x, const T* w, T* dx, T* dw, DySpan&& dy_span) const {
     if (engine == Engine::Winograd) winograd_backward<T>(g, wp, x, w, dx, dw, dy_span);
     else if (shifted()) shifted_backward<T>(g, sp, x, w, dx, dw, dy_span);
+    else if (engine == Engine::Phases) phase_backward<T>(g, pp, x, w, dx, dw, dy_span);
     else conv_backward<T>(g, x, w, dx, dw, dy_span);
   }
 };

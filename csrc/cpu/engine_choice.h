@@ -133,7 +133,7 @@ template <typename T>
 Engine autotune(ConvGeometry g, int64_t threads, std::string& how) {
   if (!splits_samples(g.B, threads)) g.B = std::min(g.B, threads);  // the same work per thread
   std::vector<Engine> candidates;
-  for (Engine e : {Engine::Winograd, Engine::Direct, Engine::Shifted, Engine::Im2col})
+  for (Engine e : {Engine::Winograd, Engine::Direct, Engine::Shifted, Engine::Phases, Engine::Im2col})
     if (engine_applies<T>(e, g)) candidates.push_back(e);
   const int64_t nx = g.B * g.Cin * g.H * g.W, nw = g.B * g.Cout * g.K(), ny = g.B * g.Cout * g.N();
   Workspace<T> x(nx), w(nw), y(ny), dx(nx), dw(nw);

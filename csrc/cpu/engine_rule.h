@@ -17,7 +17,15 @@ namespace dyconv::cpu {
 
 template <typename T>
 Engine rule_engine(const ConvGeometry& g) {
-  if (!shifted_conv_applies(g)) return Engine::Im2col;
+  if (!shifted_conv_applies(g)) {
+    // Strided: the stride phases' per-tap GEMMs (no im2col gathers, no col2im scatter) measured faster
+    // on the AMD EPYC of issue 22 from 8->8 to 128->128 channels on maps of 32x32 to 256x256 (StyleGAN2's
+    // 128->128 up layer 1.06x im2col, 64->128 at 56x56 1.08x, 16->16 to 32->64 1.1-1.9x), level at 256->256
+    // and slower at 512->512 (0.83-0.93x: im2col's one GEMM over Cin * kH * kW is then long enough) and on
+    // small maps (14x14 -> 7x7: 0.5x) or one to three input channels (a GEMM per tap reduces over Cin).
+    if (phase_conv_applies(g) && g.Cin >= 4 && g.N() > 64 && g.Cin * g.Cout < 256 * 256) return Engine::Phases;
+    return Engine::Im2col;
+  }
   // Taps summed in registers beat one GEMM per tap while few channels leave the
   // GEMMs short, and im2col on the first layer's one input channel (measured from
   // 1->24 to 24->24 and 96->1; level with per-tap GEMMs at 32->32, slower above;

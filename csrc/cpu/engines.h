@@ -1,5 +1,5 @@
 // The CPU engines of the per-sample convolution, where each applies, and
-// DYCONV_CPU_ENGINE=winograd|direct|shifted|im2col, which forces one wherever it
+// DYCONV_CPU_ENGINE=winograd|direct|shifted|phases|im2col, which forces one wherever it
 // applies (tests, benchmarks; the others fall back to the automatic choice).
 #pragma once
 
@@ -10,24 +10,26 @@
 #include <type_traits>
 
 #include "checks.h"
+#include "cpu/phase_conv.h"
 #include "cpu/shifted_conv.h"
 #include "cpu/winograd_conv.h"
 
 namespace dyconv::cpu {
 
-enum class Engine { Im2col, Shifted, Direct, Winograd };
+enum class Engine { Im2col, Shifted, Direct, Winograd, Phases };
 
 inline const char* engine_name(Engine e) {
   switch (e) {
     case Engine::Winograd: return "winograd";
     case Engine::Direct: return "direct";
     case Engine::Shifted: return "shifted";
+    case Engine::Phases: return "phases";
     default: return "im2col";
   }
 }
 
 inline bool parse_engine(std::string_view v, Engine& engine) {
-  for (Engine e : {Engine::Im2col, Engine::Shifted, Engine::Direct, Engine::Winograd}) {
+  for (Engine e : {Engine::Im2col, Engine::Shifted, Engine::Direct, Engine::Winograd, Engine::Phases}) {
     if (v == engine_name(e)) {
       engine = e;
       return true;
@@ -42,18 +44,20 @@ inline bool forced_engine(Engine& engine) {
   const std::string_view v = env ? env : "";
   if (v.empty() || v == "auto") return false;
   TORCH_CHECK(parse_engine(v, engine),
-              "DYCONV_CPU_ENGINE: expected auto, winograd, direct, shifted or im2col, got '", v, "'");
+              "DYCONV_CPU_ENGINE: expected auto, winograd, direct, shifted, phases or im2col, got '", v, "'");
   return true;
 }
 
 // Whether engine e computes this convolution in T: im2col everywhere, the shifted
-// engine at stride 1, direct taps also in float only, Winograd for 3x3 kernels.
+// engine at stride 1, direct taps also in float only, Winograd for 3x3 kernels, the
+// stride phases at strides above 1.
 template <typename T>
 bool engine_applies(Engine e, const ConvGeometry& g) {
   switch (e) {
     case Engine::Winograd: return winograd_conv_applies(g);
     case Engine::Shifted: return shifted_conv_applies(g);
     case Engine::Direct: return std::is_same_v<T, float> && shifted_conv_applies(g);
+    case Engine::Phases: return phase_conv_applies(g);
     default: return true;
   }
 }

@@ -13,7 +13,7 @@ from scipy import stats
 
 import audiodata
 from training import reports
-from training.faults import KILLED_EXIT_CODE
+from training.engine.faults import KILLED_EXIT_CODE
 
 from helpers.train_cli import run, table, train
 

@@ -14,10 +14,11 @@ import models
 import torch
 from audiodata.train_noise import TRAIN_NOISE_TYPES
 
-from training import calibration_rule, checkpoint, options
-from training.context import Context
-from training.evaluate import accuracy
-from training.log import Log, duration
+from training import calibration_rule, options
+from training.engine import checkpoint, files
+from training.engine.context import Context
+from training.engine.evaluate import accuracy
+from training.engine.log import Log, duration
 from training.plan import Part, Unit
 from training.stage_monitor import TrainingRecord
 
@@ -79,8 +80,8 @@ def calibrate(readings: list[tuple[str, str]], seeds: list[int], out: Path, argv
     summary = calibration_rule.summarize(per_seed)
     text = calibration_rule.table(summary, clean)
     from training import reports
-    checkpoint.save_text(reports.dict_csv(all_rows), out / "rows.csv")
-    checkpoint.save_text(text + "\n", out / "calibration.md")
+    files.save_text(reports.dict_csv(all_rows), out / "rows.csv")
+    files.save_text(text + "\n", out / "calibration.md")
     checkpoint.save_json({"chosen": summary[0]["reading"], "summary": [
         {**e, "drop_mean": {f"{k:g}": v for k, v in e["drop_mean"].items()},
          "drop_std": {f"{k:g}": v for k, v in e["drop_std"].items()}} for e in summary]}, out / "choice.json")

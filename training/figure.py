@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from training.checkpoint import atomic_write  # noqa: E402
+from training.engine.files import atomic_write  # noqa: E402
 from training.paper import DISPLAY  # noqa: E402
 
 

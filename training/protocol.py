@@ -25,15 +25,16 @@ import audiodata
 import models
 import torch
 
-from training import checkpoint, classifier_cache, multi_condition, reports, rundir
-from training.context import Context
-from training.distributed import Dist
+from training import classifier_cache, multi_condition, reports, rundir
+from training.engine import checkpoint, files
+from training.engine.context import Context
+from training.engine.distributed import Dist
+from training.engine.eta import probe
+from training.engine.evaluate import conditions, evaluate
+from training.engine.log import Log, duration
+from training.engine.loop import train_stage
 from training.errors import UsageError
-from training.eta import probe
-from training.evaluate import conditions, evaluate
 from training.figure import figure3
-from training.log import Log, duration
-from training.loop import train_stage
 from training.options import Options, epochs_of, patience_of
 from training.plan import Part, Plan, Unit, make_plan
 from training.robustness import robustness_figure
@@ -360,16 +361,16 @@ def _save_model(model, method: str, opts: Options, splits, path: Path) -> None:
 
 
 def _write_tables(rows, noises, out: Path) -> None:
-    checkpoint.save_text(reports.results_csv(rows), out / "results.csv")
-    checkpoint.save_text(reports.table1(rows), out / "table1.md")
-    checkpoint.save_text(reports.table2(rows, noises, audiodata.SNRS_DB), out / "table2.md")
+    files.save_text(reports.results_csv(rows), out / "results.csv")
+    files.save_text(reports.table1(rows), out / "table1.md")
+    files.save_text(reports.table2(rows, noises, audiodata.SNRS_DB), out / "table2.md")
 
 
 def _write_reports(rows, noises, out: Path, plan: Plan) -> None:
     """The run's reports over every part."""
     _write_tables(rows, noises, out)
     if len(plan.parts) > 1:
-        checkpoint.save_text(summary_md(rows, noises, audiodata.SNRS_DB), out / "summary.md")
+        files.save_text(summary_md(rows, noises, audiodata.SNRS_DB), out / "summary.md")
     robustness_figure(rows, noises, audiodata.SNRS_DB, out / "robustness.png")
     reports.concatenate_csv([p.mixtures for p in plan.parts], out / "mixtures.csv")
 
@@ -379,7 +380,7 @@ def _write_mixtures(splits, part: Part, noises) -> None:
     fold, noise file and fingerprint, each clip's noise offset and the SNR measured after mixing)."""
     rows = [r for _, noise, snr in conditions(noises, audiodata.SNRS_DB) if snr is not None
             for r in splits.mixtures(noise, snr)]
-    checkpoint.save_text(reports.dict_csv(rows), part.mixtures)
+    files.save_text(reports.dict_csv(rows), part.mixtures)
 
 
 def _figure(trained: dict, splits, path: Path, device, noise: str, index: int = 0) -> None:

@@ -45,7 +45,7 @@ def dict_csv(rows: list[dict]) -> str:
 
 def concatenate_csv(paths, path) -> None:
     """The CSV files in ``paths`` that exist (same header) as one file at ``path``."""
-    from training.checkpoint import atomic_write
+    from training.engine.files import atomic_write
 
     def write(f):
         header = None

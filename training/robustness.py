@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from training.checkpoint import atomic_write  # noqa: E402
+from training.engine.files import atomic_write  # noqa: E402
 from training.paper import DISPLAY, METHODS  # noqa: E402
 from training.reports import parts, values  # noqa: E402
 

@@ -7,7 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from training.checkpoint import atomic_write  # noqa: E402
+from training.engine.files import atomic_write  # noqa: E402
 
 
 def training_plot(histories: dict[str, list[dict]], path, initial: dict[str, dict] | None = None) -> None:

@@ -20,12 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from training import checkpoint
-from training.context import Context
-from training.distributed import train_loader
-from training.errors import TrainingDiverged
-from training.evaluate import accuracy
-from training.log import duration
+from training.engine import checkpoint
+from training.engine.context import Context
+from training.engine.distributed import train_loader
+from training.engine.evaluate import accuracy
+from training.engine.log import duration
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the last good checkpoint is left as it was."""
 
 
 @dataclass

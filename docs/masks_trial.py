@@ -25,7 +25,7 @@ from training.engine.context import Context
 from training.engine.evaluate import accuracy
 from training.engine.log import Log
 from training.engine.loop import train_stage
-from training.stage_monitor import StageMonitor, TrainingRecord
+from training.monitor.stage_monitor import StageMonitor, TrainingRecord
 
 p = argparse.ArgumentParser()
 p.add_argument("--name", required=True); p.add_argument("--method", default="dsl")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from training import mask_table  # noqa: E402
+from training.monitor import mask_table  # noqa: E402
 
 
 def main(argv=None) -> int:

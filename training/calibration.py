@@ -19,8 +19,8 @@ from training.engine import checkpoint, files
 from training.engine.context import Context
 from training.engine.evaluate import accuracy
 from training.engine.log import Log, duration
+from training.monitor.stage_monitor import TrainingRecord
 from training.plan import Part, Unit
-from training.stage_monitor import TrainingRecord
 
 
 def reading_name(features: str, reference: str) -> str:

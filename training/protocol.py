@@ -35,10 +35,10 @@ from training.engine.log import Log, duration
 from training.engine.loop import train_stage
 from training.errors import UsageError
 from training.figure import figure3
+from training.monitor.stage_monitor import TrainingRecord
 from training.options import Options, epochs_of, patience_of
 from training.plan import Part, Plan, Unit, make_plan
 from training.robustness import robustness_figure
-from training.stage_monitor import TrainingRecord
 from training.summary import summary_md
 
 STAGE_SEED = {"cnn-fc": 0, "sfe": 1, "dfe": 2, "dcl": 3, "dsl": 4}  # each stage starts from seed * 10 + this

@@ -51,7 +51,7 @@ def train_stage(name: str, model: torch.nn.Module, params: list, train_set: Data
     budget); the decision is a function of the history, so a resumed stage stops where an uninterrupted one does.
 
     ``path``: the stage's checkpoint file (read if it exists, written by rank 0 only). ``monitor``: an optional
-    :class:`training.stage_monitor.StageMonitor` (mask statistics and gradient norms per epoch).
+    :class:`training.monitor.stage_monitor.StageMonitor` (mask statistics and gradient norms per epoch).
     """
     state = checkpoint.load(path) if Path(path).exists() else None
     if state is not None and state["done"]:

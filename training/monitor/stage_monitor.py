@@ -15,11 +15,11 @@ from pathlib import Path
 from torch import nn
 from torch.utils.data import Dataset
 
-from training import mask_stats
 from training.engine.context import Context
 from training.engine.files import save_text
-from training.grad_norms import GradNorms
-from training.training_plot import training_plot
+from training.monitor import mask_stats
+from training.monitor.grad_norms import GradNorms
+from training.monitor.training_plot import training_plot
 
 GRAD_GROUPS = ("generator", *(f"layer{i}" for i in range(1, 6)))
 MAX_MASK_STAGES = 2

@@ -1,5 +1,5 @@
 """training.png: per epoch of every stage, the training loss, the clean dev accuracy, the mask statistics
-on dev and the gradient norms (from the stages' histories, see training/stage_monitor.py)."""
+on dev and the gradient norms (from the stages' histories, see training/monitor/stage_monitor.py)."""
 from __future__ import annotations
 
 import matplotlib

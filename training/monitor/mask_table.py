@@ -1,5 +1,6 @@
 """The masks of the selected models, per run: a markdown table from the runs' masks.csv (the dev-fold mask
-statistics of every epoch; the selected epoch is the first with the best dev accuracy, as training.engine.loop selects)."""
+statistics of every epoch; the selected epoch is the first with the best dev accuracy, as
+training.engine.loop selects)."""
 from __future__ import annotations
 
 import csv

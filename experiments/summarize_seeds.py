@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from training import seed_summary  # noqa: E402
+from training.reports import seed_summary  # noqa: E402
 
 
 def _label(run: Path, method: str) -> str:

@@ -1,8 +1,8 @@
-"""training.seed_summary: per-seed collection from results.csv, mean ± std, paired t intervals."""
+"""training.reports.seed_summary: per-seed collection from results.csv, mean ± std, paired t intervals."""
 
 import pytest
 
-from training import reports, seed_summary
+from training.reports import results, seed_summary
 
 
 def _run(tmp_path, name, seed, acc):
@@ -17,7 +17,7 @@ def _run(tmp_path, name, seed, acc):
                 rows.append({**part, "split": "test", "noise": noise, "snr_db": snr, "accuracy": a, "n": 10})
     run = tmp_path / name
     run.mkdir()
-    (run / "results.csv").write_text(reports.results_csv(rows))
+    (run / "results.csv").write_text(results.results_csv(rows))
     return run
 
 

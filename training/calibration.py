@@ -79,8 +79,8 @@ def calibrate(readings: list[tuple[str, str]], seeds: list[int], out: Path, argv
                 f"; distance {calibration_rule.distance(drop):.2f}  ({duration(time.perf_counter() - t0)})")
     summary = calibration_rule.summarize(per_seed)
     text = calibration_rule.table(summary, clean)
-    from training import reports
-    files.save_text(reports.dict_csv(all_rows), out / "rows.csv")
+    from training.reports import results
+    files.save_text(results.dict_csv(all_rows), out / "rows.csv")
     files.save_text(text + "\n", out / "calibration.md")
     checkpoint.save_json({"chosen": summary[0]["reading"], "summary": [
         {**e, "drop_mean": {f"{k:g}": v for k, v in e["drop_mean"].items()},

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from training.arguments import ArgumentParser
 from training.errors import UsageError
-from training.paper import METHODS
+from training.reports.paper import METHODS
 
 PROG = "classify.py"
 

@@ -25,7 +25,7 @@ import audiodata
 import models
 import torch
 
-from training import classifier_cache, multi_condition, reports, rundir
+from training import classifier_cache, multi_condition, rundir
 from training.engine import checkpoint, files
 from training.engine.context import Context
 from training.engine.distributed import Dist
@@ -34,12 +34,13 @@ from training.engine.evaluate import conditions, evaluate
 from training.engine.log import Log, duration
 from training.engine.loop import train_stage
 from training.errors import UsageError
-from training.figure import figure3
 from training.monitor.stage_monitor import TrainingRecord
 from training.options import Options, epochs_of, patience_of
 from training.plan import Part, Plan, Unit, make_plan
-from training.robustness import robustness_figure
-from training.summary import summary_md
+from training.reports import results
+from training.reports.figure import figure3
+from training.reports.robustness import robustness_figure
+from training.reports.summary import summary_md
 
 STAGE_SEED = {"cnn-fc": 0, "sfe": 1, "dfe": 2, "dcl": 3, "dsl": 4}  # each stage starts from seed * 10 + this
 PROBE_BATCH = 32  # clips of the timed training step of the time estimate
@@ -78,8 +79,8 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
     noises = executor.noise_names or _noises_in(rows)
     if d.is_main:
         _write_reports(rows, noises, out, plan)
-        log("\n" + reports.table1(rows) + "\n")
-        log(reports.table2(rows, noises, audiodata.SNRS_DB))
+        log("\n" + results.table1(rows) + "\n")
+        log(results.table2(rows, noises, audiodata.SNRS_DB))
         if len(plan.parts) > 1:
             log(summary_md(rows, noises, audiodata.SNRS_DB))
     written = ["results.csv", "table1.md", "table2.md"] + (["summary.md"] if len(plan.parts) > 1 else [])
@@ -361,9 +362,9 @@ def _save_model(model, method: str, opts: Options, splits, path: Path) -> None:
 
 
 def _write_tables(rows, noises, out: Path) -> None:
-    files.save_text(reports.results_csv(rows), out / "results.csv")
-    files.save_text(reports.table1(rows), out / "table1.md")
-    files.save_text(reports.table2(rows, noises, audiodata.SNRS_DB), out / "table2.md")
+    files.save_text(results.results_csv(rows), out / "results.csv")
+    files.save_text(results.table1(rows), out / "table1.md")
+    files.save_text(results.table2(rows, noises, audiodata.SNRS_DB), out / "table2.md")
 
 
 def _write_reports(rows, noises, out: Path, plan: Plan) -> None:
@@ -372,7 +373,7 @@ def _write_reports(rows, noises, out: Path, plan: Plan) -> None:
     if len(plan.parts) > 1:
         files.save_text(summary_md(rows, noises, audiodata.SNRS_DB), out / "summary.md")
     robustness_figure(rows, noises, audiodata.SNRS_DB, out / "robustness.png")
-    reports.concatenate_csv([p.mixtures for p in plan.parts], out / "mixtures.csv")
+    results.concatenate_csv([p.mixtures for p in plan.parts], out / "mixtures.csv")
 
 
 def _write_mixtures(splits, part: Part, noises) -> None:
@@ -380,7 +381,7 @@ def _write_mixtures(splits, part: Part, noises) -> None:
     fold, noise file and fingerprint, each clip's noise offset and the SNR measured after mixing)."""
     rows = [r for _, noise, snr in conditions(noises, audiodata.SNRS_DB) if snr is not None
             for r in splits.mixtures(noise, snr)]
-    files.save_text(reports.dict_csv(rows), part.mixtures)
+    files.save_text(results.dict_csv(rows), part.mixtures)
 
 
 def _figure(trained: dict, splits, path: Path, device, noise: str, index: int = 0) -> None:

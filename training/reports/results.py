@@ -10,7 +10,7 @@ import io
 import statistics
 from pathlib import Path
 
-from training.paper import DISPLAY, METHODS, TABLE1, TABLE2, paper_column, paper_name
+from training.reports.paper import DISPLAY, METHODS, TABLE1, TABLE2, paper_column, paper_name
 
 CSV_FIELDS = ("fold", "seed", "method", "split", "noise", "snr_db", "accuracy", "n")
 

@@ -1,7 +1,7 @@
 """Several runs (seeds) of the same protocol summarised: accuracy as mean ± std over seeds, and each enhancer's
 paired difference to a baseline with a 95 % Student-t interval over seeds (pairs = runs of the same seed).
 
-Input: the results.csv of each run (training.reports). Clean test, and noisy test as the mean over the noises at
+Input: the results.csv of each run (training.reports.results). Clean test, and noisy test as the mean over the noises at
 each SNR. A method in several runs of the same seed (e.g. CNN-FC, which every run evaluates) counts once per seed.
 """
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from training import reports
-from training.paper import DISPLAY, METHODS, TABLE1, TABLE2
-from training.summary import paired_interval
+from training.reports import results
+from training.reports.paper import DISPLAY, METHODS, TABLE1, TABLE2
+from training.reports.summary import paired_interval
 
 
 def collect(run_dirs, label_of=None) -> dict[str, dict[int, dict]]:
@@ -23,7 +23,7 @@ def collect(run_dirs, label_of=None) -> dict[str, dict[int, dict]]:
     multi-condition DSL from the clean-trained one."""
     out: dict[str, dict[int, dict]] = {}
     for run in map(Path, run_dirs):
-        rows = reports.read_results_csv(run / "results.csv")
+        rows = results.read_results_csv(run / "results.csv")
         if len({r["fold"] for r in rows}) > 1:
             raise ValueError(f"{run}: results of several test folds (--protocol cv10); its summary.md pairs them")
         for method, seed in dict.fromkeys((r["method"], r["seed"]) for r in rows):

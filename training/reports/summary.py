@@ -11,8 +11,8 @@ import statistics
 
 from scipy import stats
 
-from training.paper import DISPLAY, METHODS
-from training.reports import parts, values
+from training.reports.paper import DISPLAY, METHODS
+from training.reports.results import parts, values
 
 CONFIDENCE = 0.95
 

@@ -15,8 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from training.engine.files import atomic_write  # noqa: E402
-from training.paper import DISPLAY, METHODS  # noqa: E402
-from training.reports import parts, values  # noqa: E402
+from training.reports.paper import DISPLAY, METHODS  # noqa: E402
+from training.reports.results import parts, values  # noqa: E402
 
 COLORS = {"cnn-fc": "#444444", "sfe": "#1f77b4", "dfe": "#ff7f0e", "dcl": "#2ca02c", "dsl": "#d62728"}
 

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from training.engine.files import atomic_write  # noqa: E402
-from training.paper import DISPLAY  # noqa: E402
+from training.reports.paper import DISPLAY  # noqa: E402
 
 
 def figure3(clean: np.ndarray, noisy: np.ndarray, enhanced: dict[str, np.ndarray], path, title: str = "",

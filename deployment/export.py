@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from training import aoti_package, trained_model
+from deployment import aoti_package, trained_model
 from training.arguments import ArgumentParser
 from training.errors import UsageError
 from training.reports.paper import METHODS

@@ -34,21 +34,15 @@ def main(argv=None) -> int:
         print(f"summarize_seeds.py: error: no results.csv in {', '.join(missing)} (unfinished runs?)", file=sys.stderr)
         return 2
     try:
-        data = seed_summary.collect(a.runs, _label)
+        rows = seed_summary.collect(a.runs, _label)
     except (ValueError, KeyError) as e:
         print(f"summarize_seeds.py: error: {e}", file=sys.stderr)
         return 2
-    text = ("Test accuracy (%), mean ± std over seeds; noisy columns: mean over the noises at that SNR\n\n"
-            + seed_summary.accuracy_table(data)
-            + "\nPaired difference to CNN-FC (points): mean over seeds [95 % Student-t interval]\n\n"
-            + seed_summary.difference_table(data))
-    for label in [m for m in data if m.endswith(" +noise") and m.split(" ")[0] in data]:
-        text += (f"\nPaired difference of multi-condition training to the clean-trained {label.split(' ')[0]}\n\n"
-                 + seed_summary.difference_table(data, baseline=label.split(" ")[0], methods=[label]))
+    text = seed_summary.seeds_md(rows)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "seeds.md").write_text(text)
-    seed_summary.robustness_plot(data, out / "robustness.png")
+    seed_summary.robustness_plot(rows, out / "robustness.png")
     print(text + f"\nwritten: {out / 'seeds.md'}, {out / 'robustness.png'}")
     return 0
 

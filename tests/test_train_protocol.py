@@ -96,15 +96,15 @@ def test_summary_gives_paired_differences_with_t_intervals(seeds_run):
     out, _ = seeds_run
     rows = results.read_results_csv(out / "results.csv")
     header, body = table(out / "summary.md")
-    assert header == ["Enhancer - CNN-FC", "clean", "20 dB", "15 dB", "10 dB", "5 dB", "0 dB"]
-    assert [r[0] for r in body] == ["DFE"]
+    assert header == ["difference", "pairs", "clean test", "20 dB", "15 dB", "10 dB", "5 dB", "0 dB"]
+    assert [r[:2] for r in body] == [["DFE − CNN-FC", "2"]]
 
     def rate(m, seed, noise, snr=None):
         return next(100 * r["accuracy"] for r in rows if (r["method"], r["seed"], r["split"], r["noise"]) ==
                     (m, seed, "test", noise) and r["snr_db"] == snr)
 
     conditions = [[("clean", None)]] + [[(n, float(s)) for n in NOISES] for s in SNRS]
-    for cell, condition in zip(body[0][1:], conditions):
+    for cell, condition in zip(body[0][2:], conditions, strict=True):
         a, b = ([np.mean([rate(m, seed, n, s) for n, s in condition]) for seed in (0, 1)] for m in ("dfe", "cnn-fc"))
         d = np.subtract(a, b)
         if np.ptp(d) == 0:  # every seed gave the same difference: a zero-width interval

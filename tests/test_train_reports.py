@@ -120,7 +120,7 @@ def test_table2_has_paper_columns_only_for_the_papers_noises():
 def test_paired_interval_is_the_student_t_interval():
     from scipy import stats
 
-    from training.reports.summary import paired_interval
+    from training.reports.paired import paired_interval
 
     d = [1.5, -0.25, 2.0, 0.75]
     mean, low, high = paired_interval(d)

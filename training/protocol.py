@@ -76,7 +76,7 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
         executor.execute(part)
 
     rows = _rows(plan)
-    noises = executor.noise_names or _noises_in(rows)
+    noises = executor.noise_names or results.noises_of(rows)  # every part done earlier, none loaded
     if d.is_main:
         _write_reports(rows, noises, out, plan)
         log("\n" + results.table1(rows) + "\n")
@@ -346,11 +346,6 @@ def _rows(plan: Plan) -> list[dict]:
         if path.exists():
             rows += json.loads(path.read_text())
     return rows
-
-
-def _noises_in(rows) -> tuple[str, ...]:
-    """The noises of result rows, in their order (when every part was done earlier and none was loaded)."""
-    return tuple(dict.fromkeys(r["noise"] for r in rows if r["noise"] != "clean"))
 
 
 def _save_model(model, method: str, opts: Options, splits, path: Path) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from training.reports import seed_summary  # noqa: E402
+from training.reports import results, seed_summary  # noqa: E402
+from training.reports.robustness import robustness_figure  # noqa: E402
 
 
 def _label(run: Path, method: str) -> str:
@@ -42,7 +43,7 @@ def main(argv=None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "seeds.md").write_text(text)
-    seed_summary.robustness_plot(rows, out / "robustness.png")
+    robustness_figure(rows, results.noises_of(rows), results.snrs_of(rows), out / "robustness.png", paper=True)
     print(text + f"\nwritten: {out / 'seeds.md'}, {out / 'robustness.png'}")
     return 0
 

@@ -5,6 +5,7 @@ import pytest
 
 from training.reports import results, seed_summary
 from training.reports.paired import difference_table
+from training.reports.robustness import robustness_figure
 
 
 def _run(tmp_path, name, seed, acc):
@@ -37,5 +38,5 @@ def test_collect_averages_noises_per_snr_and_pairs_by_seed(tmp_path):
     assert "| DSL − CNN-FC | 2 | +4.00 [" in diff and "| +7.50 [" in diff
     # the paper's: 78.85 - 73.84 clean; at 0 dB over babble and pink (68.45 + 60.93 - 67.98 - 55.44) / 2
     assert "| (paper) DSL − CNN-FC | – | +5.01 | +2.98 |" in diff
-    seed_summary.robustness_plot(rows, tmp_path / "r.png")
+    robustness_figure(rows, ("babble", "pink"), [0], tmp_path / "r.png", paper=True)
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"

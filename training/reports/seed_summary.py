@@ -4,7 +4,7 @@ paired difference to a baseline with a 95 % Student-t interval over seeds (pairs
 Input: the results.csv of each run (training.reports.results), concatenated into one set of rows whose parts are
 the seeds. Clean test, and noisy test as the mean over the noises at each SNR. A method in several runs of the same
 seed (e.g. CNN-FC, which every run evaluates) counts once per seed. The differences are summary.md's table
-(training.reports.paired).
+(training.reports.paired), the figure a run's robustness.png (training.reports.robustness).
 """
 from __future__ import annotations
 
@@ -72,35 +72,3 @@ def seeds_md(rows) -> str:
                  + difference_table(rows, label.split(" ")[0], [label], paper=True))
     return text
 
-
-def robustness_plot(rows, path) -> None:
-    """Accuracy from clean down to the lowest SNR, mean over seeds with ± one std band, one line per method;
-    the paper's numbers dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    noises = results.noises_of(rows)
-    conds = ["clean", *results.snrs_of(rows)]  # clean first, then the SNRs from high to low
-    xs = list(range(len(conds)))
-    fig, ax = plt.subplots(figsize=(6.8, 4.4))
-    for m in in_order({r["method"] for r in rows}):
-        rates = list(results.test_rates(rows, m, noises).values())
-        series = [[r[c] for r in rates] for c in conds]
-        mean = [statistics.fmean(v) for v in series]
-        sd = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in series]
-        line, = ax.plot(xs, mean, "o-", label=f"{display(m)} ({len(rates)} seed{'s' if len(rates) > 1 else ''})")
-        ax.fill_between(xs, [a - b for a, b in zip(mean, sd)], [a + b for a, b in zip(mean, sd)],
-                        color=line.get_color(), alpha=0.15)
-        paper = [paper_rate(m, None if c == "clean" else c, noises) for c in conds]
-        if all(p is not None for p in paper):
-            ax.plot(xs, paper, "--", color=line.get_color(), alpha=0.7, label=f"{display(m)} (paper)")
-    ax.set_xticks(xs, ["clean" if c == "clean" else f"{c:g} dB" for c in conds])
-    ax.set(xlabel="test condition (noisy: mean over the 7 unseen noises)", ylabel="test accuracy (%)",
-           title="Robustness to unseen noise (mean ± std over seeds; dashed: paper)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

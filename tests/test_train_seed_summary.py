@@ -1,14 +1,16 @@
 """training.reports.seed_summary: the runs' results.csv as one set of rows over seeds, mean ± std, paired t
 intervals."""
+import json
 
 import pytest
 
 from training.reports import results, seed_summary
 from training.reports.paired import difference_table
 from training.reports.robustness import robustness_figure
+from training.summarize_cli import main
 
 
-def _run(tmp_path, name, seed, acc):
+def _run(tmp_path, name, seed, acc, train_noise=None):
     """A run folder whose results.csv has method -> (clean, {snr: [per-noise accuracies]})."""
     rows = []
     for method, (clean, noisy) in acc.items():
@@ -21,6 +23,7 @@ def _run(tmp_path, name, seed, acc):
     run = tmp_path / name
     run.mkdir()
     (run / "results.csv").write_text(results.results_csv(rows))
+    (run / "config.json").write_text(json.dumps({"train_noise": train_noise, "train_noise_classifier": False}))
     return run
 
 
@@ -40,3 +43,19 @@ def test_collect_averages_noises_per_snr_and_pairs_by_seed(tmp_path):
     assert "| (paper) DSL − CNN-FC | – | +5.01 | +2.98 |" in diff
     robustness_figure(rows, ("babble", "pink"), [0], tmp_path / "r.png", paper=True)
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_command_labels_multi_condition_runs_and_counts_cnn_fc_once_per_seed(tmp_path, capsys):
+    clean = {"cnn-fc": (0.70, {0: [0.30, 0.50]}), "dsl": (0.72, {0: [0.40, 0.50]})}
+    noisy = {"cnn-fc": (0.70, {0: [0.30, 0.50]}), "dsl": (0.71, {0: [0.50, 0.60]})}
+    runs = [_run(tmp_path, f"{kind}{seed}", seed, acc, train_noise)
+            for seed in (0, 1) for kind, acc, train_noise in (("clean", clean, None), ("noisy", noisy, "pink"))]
+    assert main([*map(str, runs), "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "seeds.md").read_text()
+    assert text in capsys.readouterr().out
+    assert "| CNN-FC | 2 | 70.0 ± 0.0 | 40.0 ± 0.0 |" in text  # in four runs, once per seed
+    assert "| DSL +noise | 2 | 71.0 ± 0.0 | 55.0 ± 0.0 |" in text
+    assert "| DSL +noise − CNN-FC | 2 | +1.00 [+1.00, +1.00] | +15.00 [+15.00, +15.00] |" in text
+    assert "| DSL +noise − DSL | 2 | -1.00 [-1.00, -1.00] | +10.00 [+10.00, +10.00] |" in text
+    assert "| (paper) DSL − CNN-FC | – | +5.01 | +2.98 |" in text and "(paper) DSL +noise" not in text
+    assert (tmp_path / "out" / "robustness.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,10 +1,11 @@
-"""Training and evaluation of the paper's systems: the library behind experiments/train.py and
-calibrate.py.
+"""Training and evaluation of the paper's systems: the library behind experiments/train.py,
+calibrate.py and summarize_seeds.py.
 
 Layout, each part importing only the ones below it:
 
 - ``training`` (top level): the paper's recipe: the command line (``cli``, ``options``), the protocol
-  (``protocol``, ``plan``, ``rundir``, ``classifier_cache``, ``multi_condition``) and the calibration of the readings.
+  (``protocol``, ``plan``, ``rundir``, ``classifier_cache``, ``multi_condition``), the calibration of the readings
+  and the summary of runs over seeds (``summarize_cli``).
 - ``training.monitor``: what the stages measure besides the loss (masks, gradient norms; masks.csv, training.png).
 - ``training.reports``: results.csv, Tables 1 and 2, summary.md, robustness.png, Figure 3, the summary over seeds,
   and the paper's numbers they compare with (``reports.paper``).

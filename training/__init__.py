@@ -1,5 +1,5 @@
 """Training and evaluation of the paper's systems: the library behind experiments/train.py,
-calibrate.py and summarize_seeds.py.
+calibrate.py, summarize_seeds.py and mask_table.py.
 
 Layout, each part importing only the ones below it:
 

@@ -13,7 +13,7 @@ Ways to install from a checkout (README, "Install"):
   TORCH_CUDA_ARCH_LIST, default "8.0;9.0").
 
 Sources and flags of both builds: dyconv/_build.py. Only the ``dyconv`` package is
-installed; the paper's code (models/, audiodata/, training/, experiments/) runs from
+installed; the paper's code (models/, audiodata/, training/, deployment/, experiments/) runs from
 the checkout.
 """
 import importlib.util

@@ -27,7 +27,7 @@ import dyconv
 import models
 from benchmarks.contenders import cpu_engine
 from models.dynamic_layer import set_conv_norm_act
-from training.memory import allocator_in_use
+from training.engine.memory import allocator_in_use
 
 # What the dynamic filter layers run: dyconv's fused op (its CPU engine picked, or one forced),
 # or the grouped-conv composite of plain PyTorch ops (dyconv.reference).

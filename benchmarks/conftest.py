@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from benchmarks.contenders import check_against_float64
-from training.memory import allocator_in_use
+from training.engine.memory import allocator_in_use
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 # Rounds per benchmark (after one warm-up round): a compromise between noise on a

@@ -20,7 +20,7 @@ if __package__ in (None, ""):  # run as a file (python benchmarks/time_layer.py)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.contenders import CONTENDERS, Problem, cpu_engine, make_inputs
-from training.memory import allocator_in_use
+from training.engine.memory import allocator_in_use
 
 
 def main(argv=None):

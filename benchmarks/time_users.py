@@ -20,7 +20,7 @@ if __package__ in (None, ""):  # run as a file (python benchmarks/time_users.py)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.users import BASELINE, CONTENDERS, ROWS, _output_padding, contenders_for, dyconv_supports, make_pass
-from training.memory import allocator_in_use
+from training.engine.memory import allocator_in_use
 
 
 def time_row(row, names, rounds):

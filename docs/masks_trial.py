@@ -19,12 +19,13 @@ from audiodata.features import features_from_waveform
 from audiodata.config import FEATURES
 from audiodata.mixing import mix_at_snr, noise_segment
 from audiodata.train_noise import TRAIN_NOISE_TYPES, train_noise_recording
-from training import checkpoint, classifier_cache, multi_condition
-from training.context import Context
-from training.evaluate import accuracy
-from training.log import Log
-from training.loop import train_stage
-from training.stage_monitor import StageMonitor, TrainingRecord
+from training import classifier_cache, multi_condition
+from training.engine import checkpoint
+from training.engine.context import Context
+from training.engine.evaluate import accuracy
+from training.engine.log import Log
+from training.engine.loop import train_stage
+from training.monitor.stage_monitor import StageMonitor, TrainingRecord
 
 p = argparse.ArgumentParser()
 p.add_argument("--name", required=True); p.add_argument("--method", default="dsl")

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import torch
 import audiodata, models
 import models.generator as G
-from training import checkpoint
+from training.engine import checkpoint
 
 TRIALS = Path(os.environ.get("DYCONV_TRIALS", Path(__file__).resolve().parent.parent / "runs" / "masks" / "trials"))
 CLIPS = (0, 40, 80, 120)  # dev-fold items

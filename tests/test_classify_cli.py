@@ -8,7 +8,7 @@ import soundfile
 import torch
 
 import audiodata
-from training import trained_model
+from deployment import trained_model
 
 from helpers.train_cli import run
 

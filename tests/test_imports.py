@@ -1,6 +1,7 @@
 """The project's import graph, read from the source of every module (also imports inside functions):
-no module imports one of a higher layer (experiments -> training -> models, audiodata -> dyconv), and
-no two modules import each other, directly or through others."""
+no module imports one of a higher layer (experiments -> deployment -> training -> models, audiodata -> dyconv;
+within training: the recipe -> monitor, reports -> engine), and no two modules import each other, directly or
+through others."""
 import ast
 import os
 from pathlib import Path
@@ -14,7 +15,8 @@ ALLOWED = {
     "audiodata": set(),
     "models": {"dyconv"},
     "training": {"models", "audiodata", "dyconv"},
-    "experiments": {"training", "models", "audiodata", "dyconv"},
+    "deployment": {"training", "models", "audiodata", "dyconv"},
+    "experiments": {"deployment", "training", "models", "audiodata", "dyconv"},
     "benchmarks": {"training", "models", "audiodata", "dyconv"},
 }
 
@@ -66,8 +68,37 @@ def test_the_graph_was_read():
 def test_no_module_imports_a_higher_layer():
     upward = [f"{a} imports {b}" for a, targets in GRAPH.items() for b in targets
               if b.split(".")[0] != a.split(".")[0] and b.split(".")[0] not in ALLOWED[a.split(".")[0]]]
-    assert not upward, "expected imports only downwards (experiments -> training -> models, audiodata -> dyconv), got: " \
-        + "; ".join(sorted(upward))
+    assert not upward, "expected imports only downwards (experiments -> deployment -> training -> models, audiodata " \
+        "-> dyconv), got: " + "; ".join(sorted(upward))
+
+
+# training's sub-packages -> those they may import besides themselves; "recipe" = training's own top-level modules
+TRAINING_LAYERS = {
+    "engine": set(),
+    "monitor": {"engine", "reports.paper"},
+    "reports": {"engine"},
+    "recipe": {"engine", "monitor", "reports"},
+}
+
+
+def _training_layer(module):
+    """The part of training/ that ``module`` belongs to: engine, monitor, reports, or the recipe (top level)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in TRAINING_LAYERS else "recipe"
+
+
+def _may_import(layer, module):
+    allowed = TRAINING_LAYERS[layer] | {layer}
+    return _training_layer(module) in allowed or any(module == f"training.{a}" for a in allowed)
+
+
+def test_training_sub_packages_import_only_downwards():
+    assert _training_layer("training.engine.loop") == "engine" and _training_layer("training.protocol") == "recipe"
+    assert {_training_layer(n) for n in GRAPH if n.startswith("training.")} == set(TRAINING_LAYERS)
+    upward = [f"{a} imports {b}" for a, targets in GRAPH.items() if a.split(".")[0] == "training"
+              for b in targets if b.split(".")[0] == "training" and not _may_import(_training_layer(a), b)]
+    assert not upward, "expected training's imports only downwards (recipe -> monitor, reports -> engine; " \
+        "monitor and reports not each other, except reports.paper), got: " + "; ".join(sorted(upward))
 
 
 def _cycle(graph):

@@ -89,7 +89,7 @@ def test_pip_install_e_downloads_no_torch_and_installs_only_dyconv(installed, tm
     assert "dyconv" in installed_line and "torch" not in installed_line
     names = vpython(installed, """
         import importlib.util
-        print([n for n in ("dyconv", "models", "training", "audiodata") if importlib.util.find_spec(n)])
+        print([n for n in ("dyconv", "models", "training", "deployment", "audiodata") if importlib.util.find_spec(n)])
     """, tmp_path)  # found without importing: dyconv's import would compile the ops
     assert names.returncode == 0 and names.stdout.strip() == "['dyconv']", names.stderr[-3000:]
 
@@ -113,7 +113,8 @@ def test_a_users_models_package_and_the_papers_models_side_by_side(installed, tm
     user = vpython(installed, """
         import importlib.util, models, dyconv, torch
         assert models.WHO == "the user", models.__file__
-        assert all(importlib.util.find_spec(n) is None for n in ("training", "audiodata")), "paper code installed"
+        paper = ("training", "deployment", "audiodata")
+        assert all(importlib.util.find_spec(n) is None for n in paper), "paper code installed"
         print(dyconv.dynamic_conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 1, 3, 3), padding=1)[0, 0, 1, 1].item())
     """, tmp_path)
     assert user.returncode == 0 and user.stdout.strip() == "9.0", user.stderr[-3000:]

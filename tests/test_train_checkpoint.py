@@ -1,11 +1,11 @@
-"""Atomic checkpoint writes and the random state that --resume restores (training.checkpoint)."""
+"""Atomic checkpoint writes and the random state that --resume restores (training.engine.checkpoint)."""
 import random
 
 import numpy as np
 import pytest
 import torch
 
-from training import checkpoint
+from training.engine import checkpoint
 
 
 def test_a_failed_write_leaves_the_previous_file(tmp_path):

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import audiodata
-from training import reports
-from training.paper import METHODS, TABLE1
+from training.reports import results
+from training.reports.paper import METHODS, TABLE1
 
 from helpers.train_cli import run, table, train
 
@@ -27,7 +27,7 @@ def all_run(tmp_path_factory, train_cache):
 
 def test_every_method_writes_well_formed_results(all_run):
     out, proc = all_run
-    rows = reports.read_results_csv(out / "results.csv")
+    rows = results.read_results_csv(out / "results.csv")
     assert [r["method"] for r in rows] == [m for m in METHODS for _ in range(2 + 35)]
     for m in METHODS:
         mine = [r for r in rows if r["method"] == m]
@@ -96,7 +96,7 @@ def test_reuses_the_cached_classifier(all_run, train_cache, tmp_path):
     first, second = (torch.load(d / "models" / "cnn-fc.pt", weights_only=False)["state_dict"]
                      for d in (out, tmp_path / "run"))
     assert all(torch.equal(first[k], second[k]) for k in first)
-    rows = lambda d: [r for r in reports.read_results_csv(d / "results.csv") if r["method"] == "cnn-fc"]  # noqa: E731
+    rows = lambda d: [r for r in results.read_results_csv(d / "results.csv") if r["method"] == "cnn-fc"]  # noqa: E731
     assert rows(out) == rows(tmp_path / "run")
 
 

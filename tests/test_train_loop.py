@@ -1,11 +1,10 @@
-"""training.loop.train_stage: dev selection, exact resume after an interruption, the NaN stop."""
+"""training.engine.loop.train_stage: dev selection, exact resume after an interruption, the NaN stop."""
 import pytest
 import torch
 
-from training import checkpoint
-from training.errors import TrainingDiverged
-from training.evaluate import accuracy
-from training.loop import train_stage
+from training.engine import checkpoint
+from training.engine.evaluate import accuracy
+from training.engine.loop import TrainingDiverged, train_stage
 
 from helpers.train_tiny import tiny_context, tiny_data, tiny_model
 

@@ -2,8 +2,8 @@
 keeps it, and that epoch's mask statistics."""
 import json
 
-from training import mask_table
-from training.stage_monitor import masks_csv
+from training.monitor import mask_table
+from training.monitor.stage_monitor import masks_csv
 
 
 def test_the_selected_epoch_is_the_first_best_on_dev(tmp_path):

@@ -1,4 +1,4 @@
-"""training.memory: the training program keeps freed large blocks for reuse, unless the user chose otherwise."""
+"""training.engine.memory: the training program keeps freed large blocks for reuse, unless the user chose otherwise."""
 import ctypes.util
 import os
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from training import memory
+from training.engine import memory
 
 ROOT = Path(__file__).resolve().parent.parent
 GLIBC_LINUX = sys.platform.startswith("linux") and ctypes.util.find_library("c") is not None
@@ -16,7 +16,7 @@ GLIBC_LINUX = sys.platform.startswith("linux") and ctypes.util.find_library("c")
 # Resident memory after a 256 MiB tensor was filled and freed, with or without keep_freed_memory().
 PROBE = textwrap.dedent("""
     import sys, torch
-    from training import memory
+    from training.engine import memory
     if sys.argv[1] == "keep":
         print(memory.keep_freed_memory())
     def rss_mib():

@@ -6,10 +6,11 @@ import torch
 from torch.utils.data import TensorDataset
 
 import models
-from training import checkpoint, mask_stats
-from training.grad_norms import GradNorms, parameter_groups
-from training.loop import train_stage
-from training.stage_monitor import TrainingRecord
+from training.engine import checkpoint
+from training.engine.loop import train_stage
+from training.monitor import mask_stats
+from training.monitor.grad_norms import GradNorms, parameter_groups
+from training.monitor.stage_monitor import TrainingRecord
 
 from helpers.train_tiny import tiny_context
 

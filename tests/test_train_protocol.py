@@ -12,8 +12,8 @@ import torch
 from scipy import stats
 
 import audiodata
-from training import reports
-from training.faults import KILLED_EXIT_CODE
+from training.engine.faults import KILLED_EXIT_CODE
+from training.reports import results
 
 from helpers.train_cli import run, table, train
 
@@ -59,7 +59,7 @@ def _used(out):
 
 def test_a_noise_folder_of_any_names_runs_per_seed(seeds_run):
     out, proc = seeds_run
-    rows = reports.read_results_csv(out / "results.csv")
+    rows = results.read_results_csv(out / "results.csv")
     noises = _used(out)
     assert {r["noise"] for r in rows} == {"clean", *NOISES}
     for seed in (0, 1):
@@ -94,17 +94,17 @@ def test_a_noise_folder_of_any_names_runs_per_seed(seeds_run):
 
 def test_summary_gives_paired_differences_with_t_intervals(seeds_run):
     out, _ = seeds_run
-    rows = reports.read_results_csv(out / "results.csv")
+    rows = results.read_results_csv(out / "results.csv")
     header, body = table(out / "summary.md")
-    assert header == ["Enhancer - CNN-FC", "clean", "20 dB", "15 dB", "10 dB", "5 dB", "0 dB"]
-    assert [r[0] for r in body] == ["DFE"]
+    assert header == ["difference", "pairs", "clean test", "20 dB", "15 dB", "10 dB", "5 dB", "0 dB"]
+    assert [r[:2] for r in body] == [["DFE − CNN-FC", "2"]]
 
     def rate(m, seed, noise, snr=None):
         return next(100 * r["accuracy"] for r in rows if (r["method"], r["seed"], r["split"], r["noise"]) ==
                     (m, seed, "test", noise) and r["snr_db"] == snr)
 
     conditions = [[("clean", None)]] + [[(n, float(s)) for n in NOISES] for s in SNRS]
-    for cell, condition in zip(body[0][1:], conditions):
+    for cell, condition in zip(body[0][2:], conditions, strict=True):
         a, b = ([np.mean([rate(m, seed, n, s) for n, s in condition]) for seed in (0, 1)] for m in ("dfe", "cnn-fc"))
         d = np.subtract(a, b)
         if np.ptp(d) == 0:  # every seed gave the same difference: a zero-width interval
@@ -187,7 +187,7 @@ def cv10_run(tmp_path_factory, cv10_data):
 
 def test_cv10_runs_ten_folds_with_mean_and_std(cv10_run):
     out, cache = cv10_run
-    rows = reports.read_results_csv(out / "results.csv")
+    rows = results.read_results_csv(out / "results.csv")
     assert sorted({r["fold"] for r in rows}) == list(range(1, 11))
     test = [100 * r["accuracy"] for r in rows if (r["split"], r["noise"]) == ("test", "clean")]
     dev = [100 * r["accuracy"] for r in rows if r["split"] == "dev"]

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from audiodata.readings import DEFAULT_FEATURES, DEFAULT_SNR_REFERENCE, MEL
-from training import calibration_rule, checkpoint, options, rundir
+from deployment.trained_model import check_reading
+from training import calibration_rule, options, rundir
+from training.engine import checkpoint
+from training.engine.loop import stops_early, train_stage
 from training.errors import UsageError
-from training.loop import stops_early, train_stage
-from training.trained_model import check_reading
 
 from helpers.train_tiny import tiny_context, tiny_data, tiny_model
 

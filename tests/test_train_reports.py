@@ -1,10 +1,10 @@
-"""results.csv and the paper-layout tables (training.reports), parsed back and checked cell by cell."""
+"""results.csv and the paper-layout tables (training.reports.results), parsed back and checked cell by cell."""
 import itertools
 
 import pytest
 
-from training import reports
-from training.paper import TABLE1, TABLE2
+from training.reports import results
+from training.reports.paper import TABLE1, TABLE2
 
 NOISES = ("babble", "f16", "factory1", "factory2", "leopard", "pink", "destroyer")
 SNRS = (20, 15, 10, 5, 0)
@@ -35,8 +35,8 @@ def _acc(rows, method, split, noise, snr=None):
 
 def test_results_csv_round_trip(tmp_path):
     rows = _rows(["cnn-fc", "dsl"])
-    (tmp_path / "r.csv").write_text(reports.results_csv(rows))
-    back = reports.read_results_csv(tmp_path / "r.csv")
+    (tmp_path / "r.csv").write_text(results.results_csv(rows))
+    back = results.read_results_csv(tmp_path / "r.csv")
     assert (tmp_path / "r.csv").read_text().splitlines()[0] == "fold,seed,method,split,noise,snr_db,accuracy,n"
     assert len(back) == len(rows) == 2 * (2 + 35)
     for a, b in zip(rows, back):
@@ -48,7 +48,7 @@ def test_results_csv_round_trip(tmp_path):
 @pytest.mark.parametrize("methods", [["cnn-fc", "dsl"], ["cnn-fc", "sfe", "dfe", "dcl", "dsl"]])
 def test_table1_layout_and_values(methods):
     rows = _rows(methods[::-1])  # the table orders methods as the paper does, whatever the row order
-    header, body = _table(reports.table1(rows))
+    header, body = _table(results.table1(rows))
     names = {"cnn-fc": "CNN-FC", "sfe": "SFE", "dfe": "DFE", "dcl": "DCL", "dsl": "DSL"}
     assert header == [""] + [names[m] for m in methods] + [f"{names[m]} (paper)" for m in methods]
     assert [r[0] for r in body] == ["Dev", "Test", "Difference"]
@@ -64,7 +64,7 @@ def test_table1_layout_and_values(methods):
 def test_table2_layout_and_values():
     methods = ["cnn-fc", "sfe", "dfe", "dcl", "dsl"]
     rows = _rows(methods)
-    header, body = _table(reports.table2(rows, NOISES, SNRS))
+    header, body = _table(results.table2(rows, NOISES, SNRS))
     assert header[:2] == ["SNR (dB)", "Method"] and len(header) == 2 + 2 * len(NOISES)
     assert len(body) == len(SNRS) * len(methods)
     names = {"CNN-FC": "cnn-fc", "SFE": "sfe", "DFE": "dfe", "DCL": "dcl", "DSL": "dsl"}
@@ -87,7 +87,7 @@ def test_tables_show_mean_and_std_over_parts():
     import statistics
 
     rows = _two_seeds(["cnn-fc", "dsl"])
-    text = reports.table1(rows)
+    text = results.table1(rows)
     assert "mean ± std over 2 seeds" in text
     header, body = _table(text)
 
@@ -99,7 +99,7 @@ def test_tables_show_mean_and_std_over_parts():
         test = [_acc([r for r in rows if r["seed"] == s], m, "test", "clean") for s in (0, 1)]
         assert [body[i][1 + j] for i in range(3)] == [cell(dev), cell(test), cell([abs(a - b) for a, b in
                                                                                    zip(dev, test)])]
-    header, body = _table(reports.table2(rows, NOISES, SNRS))
+    header, body = _table(results.table2(rows, NOISES, SNRS))
     for row in body:
         m = {"CNN-FC": "cnn-fc", "DSL": "dsl"}[row[1]]
         for j, noise in enumerate(NOISES):
@@ -111,7 +111,7 @@ def test_table2_has_paper_columns_only_for_the_papers_noises():
     noises = ("crowd", "destroyerengine", "pink")
     rows = [r for r in _rows(["cnn-fc"]) if r["noise"] in ("clean", "pink")]
     rows += [{**r, "noise": n} for r in rows if r["noise"] == "pink" for n in ("crowd", "destroyerengine")]
-    header, body = _table(reports.table2(rows, noises, SNRS))
+    header, body = _table(results.table2(rows, noises, SNRS))
     assert header == ["SNR (dB)", "Method", "crowd", "destroyerengine", "pink", "destroyer (paper)", "pink (paper)"]
     for row, snr in zip(body, SNRS):
         assert [float(v) for v in row[5:]] == [float(TABLE2[snr]["cnn-fc"][6]), float(TABLE2[snr]["cnn-fc"][5])]
@@ -120,7 +120,7 @@ def test_table2_has_paper_columns_only_for_the_papers_noises():
 def test_paired_interval_is_the_student_t_interval():
     from scipy import stats
 
-    from training.summary import paired_interval
+    from training.reports.paired import paired_interval
 
     d = [1.5, -0.25, 2.0, 0.75]
     mean, low, high = paired_interval(d)

@@ -1,7 +1,7 @@
 """experiments/train.py --resume after the process was killed mid-epoch reaches the uninterrupted result."""
 import torch
 
-from training.faults import KILLED_EXIT_CODE
+from training.engine.faults import KILLED_EXIT_CODE
 
 from helpers.train_cli import train
 

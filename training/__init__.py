@@ -1,6 +1,15 @@
-"""Training and evaluation of the paper's systems: the library behind experiments/train.py and classify.py.
+"""Training and evaluation of the paper's systems: the library behind experiments/train.py,
+calibrate.py, summarize_seeds.py and mask_table.py.
 
-``training.cli.main`` runs the paper's protocol (``training.protocol``); ``training.loop.train_stage`` trains
-one stage with atomic per-epoch checkpoints and exact resume; ``training.reports`` writes results.csv and the
-paper's Tables 1 and 2; ``training.figure`` its Figure 3; ``training.distributed`` the torchrun support.
+Layout, each part importing only the ones below it:
+
+- ``training`` (top level): the paper's recipe: the command line (``cli``, ``options``), the protocol
+  (``protocol``, ``plan``, ``rundir``, ``classifier_cache``, ``multi_condition``), the calibration of the readings
+  and the summary of runs over seeds (``summarize_cli``).
+- ``training.monitor``: what the stages measure besides the loss (masks, gradient norms; masks.csv, training.png).
+- ``training.reports``: results.csv, Tables 1 and 2, summary.md, robustness.png, Figure 3, the summary over seeds,
+  and the paper's numbers they compare with (``reports.paper``).
+- ``training.engine``: one stage's training loop with atomic checkpoints and exact resume, evaluation, torchrun.
+
+Using a trained model (classify.py, export.py) is not training: the ``deployment`` package.
 """

@@ -65,7 +65,7 @@ def main(argv=None) -> int:
         from training import options
         options.parse(["--method", "cnn-fc", *extra])  # the shared flags' checks, before any work
         from training.calibration import calibrate
-        from training.log import Log, duration
+        from training.engine.log import Log, duration
 
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -14,12 +14,13 @@ import models
 import torch
 from audiodata.train_noise import TRAIN_NOISE_TYPES
 
-from training import calibration_rule, checkpoint, options
-from training.context import Context
-from training.evaluate import accuracy
-from training.log import Log, duration
+from training import calibration_rule, options
+from training.engine import checkpoint, files
+from training.engine.context import Context
+from training.engine.evaluate import accuracy
+from training.engine.log import Log, duration
+from training.monitor.stage_monitor import TrainingRecord
 from training.plan import Part, Unit
-from training.stage_monitor import TrainingRecord
 
 
 def reading_name(features: str, reference: str) -> str:
@@ -78,9 +79,9 @@ def calibrate(readings: list[tuple[str, str]], seeds: list[int], out: Path, argv
                 f"; distance {calibration_rule.distance(drop):.2f}  ({duration(time.perf_counter() - t0)})")
     summary = calibration_rule.summarize(per_seed)
     text = calibration_rule.table(summary, clean)
-    from training import reports
-    checkpoint.save_text(reports.dict_csv(all_rows), out / "rows.csv")
-    checkpoint.save_text(text + "\n", out / "calibration.md")
+    from training.reports import results
+    files.save_text(results.dict_csv(all_rows), out / "rows.csv")
+    files.save_text(text + "\n", out / "calibration.md")
     checkpoint.save_json({"chosen": summary[0]["reading"], "summary": [
         {**e, "drop_mean": {f"{k:g}": v for k, v in e["drop_mean"].items()},
          "drop_std": {f"{k:g}": v for k, v in e["drop_std"].items()}} for e in summary]}, out / "choice.json")

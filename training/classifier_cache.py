@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from audiodata.cache import cache_root
-from training.checkpoint import atomic_write
+from training.engine.files import atomic_write
 
 FORMAT = 1  # bump when the checkpoint layout or the classifier's training changes
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from training import distributed, memory, options
-from training.errors import TrainingDiverged, UsageError
-from training.log import Log
+from training import options
+from training.engine import distributed, memory
+from training.engine.log import Log
+from training.engine.loop import TrainingDiverged
+from training.errors import UsageError
 
 PROG = "train.py"
 

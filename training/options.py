@@ -11,7 +11,7 @@ import torch
 
 from training.arguments import ArgumentParser
 from training.errors import UsageError
-from training.paper import METHODS
+from training.reports.paper import METHODS
 
 PAPER_EPOCHS = 100  # paper §4: 100 epochs, batch 64, Adam, lr 0.001
 # --config small: chosen so that the default CPU run of one method (classifier + enhancer + the evaluation)

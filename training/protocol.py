@@ -25,20 +25,22 @@ import audiodata
 import models
 import torch
 
-from training import checkpoint, classifier_cache, multi_condition, reports, rundir
-from training.context import Context
-from training.distributed import Dist
+from training import classifier_cache, multi_condition, rundir
+from training.engine import checkpoint, files
+from training.engine.context import Context
+from training.engine.distributed import Dist
+from training.engine.eta import probe
+from training.engine.evaluate import conditions, evaluate
+from training.engine.log import Log, duration
+from training.engine.loop import train_stage
 from training.errors import UsageError
-from training.eta import probe
-from training.evaluate import conditions, evaluate
-from training.figure import figure3
-from training.log import Log, duration
-from training.loop import train_stage
+from training.monitor.stage_monitor import TrainingRecord
 from training.options import Options, epochs_of, patience_of
 from training.plan import Part, Plan, Unit, make_plan
-from training.robustness import robustness_figure
-from training.stage_monitor import TrainingRecord
-from training.summary import summary_md
+from training.reports import results
+from training.reports.figure import figure3
+from training.reports.robustness import robustness_figure
+from training.reports.summary import summary_md
 
 STAGE_SEED = {"cnn-fc": 0, "sfe": 1, "dfe": 2, "dcl": 3, "dsl": 4}  # each stage starts from seed * 10 + this
 PROBE_BATCH = 32  # clips of the timed training step of the time estimate
@@ -74,11 +76,11 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
         executor.execute(part)
 
     rows = _rows(plan)
-    noises = executor.noise_names or _noises_in(rows)
+    noises = executor.noise_names or results.noises_of(rows)  # every part done earlier, none loaded
     if d.is_main:
         _write_reports(rows, noises, out, plan)
-        log("\n" + reports.table1(rows) + "\n")
-        log(reports.table2(rows, noises, audiodata.SNRS_DB))
+        log("\n" + results.table1(rows) + "\n")
+        log(results.table2(rows, noises, audiodata.SNRS_DB))
         if len(plan.parts) > 1:
             log(summary_md(rows, noises, audiodata.SNRS_DB))
     written = ["results.csv", "table1.md", "table2.md"] + (["summary.md"] if len(plan.parts) > 1 else [])
@@ -346,11 +348,6 @@ def _rows(plan: Plan) -> list[dict]:
     return rows
 
 
-def _noises_in(rows) -> tuple[str, ...]:
-    """The noises of result rows, in their order (when every part was done earlier and none was loaded)."""
-    return tuple(dict.fromkeys(r["noise"] for r in rows if r["noise"] != "clean"))
-
-
 def _save_model(model, method: str, opts: Options, splits, path: Path) -> None:
     """The selected model of ``method`` with what experiments/classify.py needs to rebuild it."""
     checkpoint.save({"method": method, "config": opts.config, "class_names": list(splits.class_names),
@@ -360,18 +357,18 @@ def _save_model(model, method: str, opts: Options, splits, path: Path) -> None:
 
 
 def _write_tables(rows, noises, out: Path) -> None:
-    checkpoint.save_text(reports.results_csv(rows), out / "results.csv")
-    checkpoint.save_text(reports.table1(rows), out / "table1.md")
-    checkpoint.save_text(reports.table2(rows, noises, audiodata.SNRS_DB), out / "table2.md")
+    files.save_text(results.results_csv(rows), out / "results.csv")
+    files.save_text(results.table1(rows), out / "table1.md")
+    files.save_text(results.table2(rows, noises, audiodata.SNRS_DB), out / "table2.md")
 
 
 def _write_reports(rows, noises, out: Path, plan: Plan) -> None:
     """The run's reports over every part."""
     _write_tables(rows, noises, out)
     if len(plan.parts) > 1:
-        checkpoint.save_text(summary_md(rows, noises, audiodata.SNRS_DB), out / "summary.md")
+        files.save_text(summary_md(rows, noises, audiodata.SNRS_DB), out / "summary.md")
     robustness_figure(rows, noises, audiodata.SNRS_DB, out / "robustness.png")
-    reports.concatenate_csv([p.mixtures for p in plan.parts], out / "mixtures.csv")
+    results.concatenate_csv([p.mixtures for p in plan.parts], out / "mixtures.csv")
 
 
 def _write_mixtures(splits, part: Part, noises) -> None:
@@ -379,7 +376,7 @@ def _write_mixtures(splits, part: Part, noises) -> None:
     fold, noise file and fingerprint, each clip's noise offset and the SNR measured after mixing)."""
     rows = [r for _, noise, snr in conditions(noises, audiodata.SNRS_DB) if snr is not None
             for r in splits.mixtures(noise, snr)]
-    checkpoint.save_text(reports.dict_csv(rows), part.mixtures)
+    files.save_text(results.dict_csv(rows), part.mixtures)
 
 
 def _figure(trained: dict, splits, path: Path, device, noise: str, index: int = 0) -> None:

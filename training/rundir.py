@@ -5,7 +5,7 @@ import json
 import time
 from pathlib import Path
 
-from training import checkpoint
+from training.engine import checkpoint
 from training.errors import UsageError
 from training.options import Options
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from training import distributed
-from training.loop import train_stage
+from training.engine import distributed
+from training.engine.loop import train_stage
 
 from helpers.train_tiny import tiny_context, tiny_data, tiny_model
 

@@ -3,9 +3,9 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from training.context import Context
-from training.faults import Faults
-from training.log import Log
+from training.engine.context import Context
+from training.engine.faults import Faults
+from training.engine.log import Log
 
 
 def tiny_model() -> nn.Module:

@@ -1,8 +1,12 @@
-"""The paper's published numbers (classification rate %, UrbanSound8K fold 10), for the reference columns.
+"""The paper's methods (names, display names, order) and published numbers (classification rate %, UrbanSound8K
+fold 10), for the reference columns, rows and lines of the reports.
 
 Copied from the paper's Table 1 and Table 2 (../shared/paper/); noise columns in the order of
 ``audiodata.NOISE_TYPES``: babble, f16, factory1, factory2, leopard, pink, destroyer.
 """
+from __future__ import annotations
+
+import statistics
 
 METHODS = ("cnn-fc", "sfe", "dfe", "dcl", "dsl")
 DISPLAY = {"cnn-fc": "CNN-FC", "sfe": "SFE", "dfe": "DFE", "dcl": "DCL", "dsl": "DSL"}
@@ -22,6 +26,34 @@ def paper_column(noise: str) -> int | None:
 def paper_name(noise: str) -> str:
     """The paper's name of the column ``noise`` is compared with (Destroyer for destroyerengine)."""
     return list(NOISE_DISPLAY.values())[paper_column(noise)]
+
+
+def display(label: str) -> str:
+    """A method label as shown: ``dsl`` -> ``DSL``, ``dsl +noise`` -> ``DSL +noise`` (a label the paper does not
+    know is left as it is)."""
+    base, _, rest = label.partition(" ")
+    return DISPLAY.get(base, base) + (f" {rest}" if rest else "")
+
+
+def in_order(labels) -> list[str]:
+    """Method labels in the paper's order of their methods (``dsl`` before ``dsl +noise``), unknown ones last."""
+    base = lambda m: m.split(" ")[0]  # noqa: E731
+    return sorted(labels, key=lambda m: (METHODS.index(base(m)) if base(m) in METHODS else len(METHODS), m))
+
+
+def paper_rate(label: str, snr=None, noises=None) -> float | None:
+    """The paper's test rate of method ``label``: on the clean test set (``snr`` None), or at ``snr`` dB the mean
+    over ``noises`` (default: its seven). None where the paper has no such number: a label that is not one of its
+    methods (``dsl +noise``), an SNR or a noise that is not one of its."""
+    if label not in TABLE1:
+        return None
+    if snr is None:
+        return TABLE1[label][1]
+    row = TABLE2.get(snr, {}).get(label)
+    columns = range(len(NOISE_DISPLAY)) if noises is None else sorted({paper_column(n) for n in noises})
+    if row is None or None in columns or not columns:
+        return None
+    return statistics.fmean(row[c] for c in columns)
 
 # Table 1: (dev, test, difference as printed; the paper's difference is |dev - test|)
 TABLE1 = {

@@ -44,7 +44,7 @@ def export_program(model: torch.nn.Module, n_mels: int, n_frames: int, device: s
 
 
 def save(trained, n_frames: int, device: str, out: Path) -> Path:
-    """Export ``trained`` (a training.trained_model.TrainedModel on ``device``) and compile it to ``out``."""
+    """Export ``trained`` (a deployment.trained_model.TrainedModel on ``device``) and compile it to ``out``."""
     metadata = {"method": trained.method, "config": trained.config, "class_names": json.dumps(trained.class_names),
                 "n_mels": str(trained.n_mels), "n_frames": str(n_frames), "device": device,
                 "features": trained.features, "snr_reference": trained.snr_reference}

@@ -1,31 +1,13 @@
-"""Atomic checkpoint files and the random-number state that --resume must restore."""
+"""Checkpoint files (written atomically) and the random-number state that --resume must restore."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
 
-
-def atomic_write(path: Path, write) -> None:
-    """Write via a temporary file in the same folder, then rename over ``path``: a crash leaves the old file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from training.engine.files import atomic_write
 
 
 def save(obj, path) -> None:
@@ -35,10 +17,6 @@ def save(obj, path) -> None:
 
 def save_json(obj, path) -> None:
     atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()))
-
-
-def save_text(text: str, path) -> None:
-    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def load(path, map_location="cpu"):

@@ -20,12 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from training import checkpoint
-from training.context import Context
-from training.distributed import train_loader
-from training.errors import TrainingDiverged
-from training.evaluate import accuracy
-from training.log import duration
+from training.engine import checkpoint
+from training.engine.context import Context
+from training.engine.distributed import train_loader
+from training.engine.evaluate import accuracy
+from training.engine.log import duration
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the last good checkpoint is left as it was."""
 
 
 @dataclass
@@ -48,7 +51,7 @@ def train_stage(name: str, model: torch.nn.Module, params: list, train_set: Data
     budget); the decision is a function of the history, so a resumed stage stops where an uninterrupted one does.
 
     ``path``: the stage's checkpoint file (read if it exists, written by rank 0 only). ``monitor``: an optional
-    :class:`training.stage_monitor.StageMonitor` (mask statistics and gradient norms per epoch).
+    :class:`training.monitor.stage_monitor.StageMonitor` (mask statistics and gradient norms per epoch).
     """
     state = checkpoint.load(path) if Path(path).exists() else None
     if state is not None and state["done"]:

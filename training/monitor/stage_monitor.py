@@ -2,7 +2,7 @@
 ``masks.csv`` and ``training.png`` in the run folder and to the log.
 
 :class:`TrainingRecord` belongs to the run; :meth:`TrainingRecord.stage` gives the :class:`StageMonitor` that
-``training.loop.train_stage`` calls. What a monitor measures is stored in the stage's history (and so in its
+``training.engine.loop.train_stage`` calls. What a monitor measures is stored in the stage's history (and so in its
 checkpoint): a resumed run rewrites the same files.
 """
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pathlib import Path
 from torch import nn
 from torch.utils.data import Dataset
 
-from training import mask_stats
-from training.checkpoint import save_text
-from training.context import Context
-from training.grad_norms import GradNorms
-from training.training_plot import training_plot
+from training.engine.context import Context
+from training.engine.files import save_text
+from training.monitor import mask_stats
+from training.monitor.grad_norms import GradNorms
+from training.monitor.training_plot import training_plot
 
 GRAD_GROUPS = ("generator", *(f"layer{i}" for i in range(1, 6)))
 MAX_MASK_STAGES = 2

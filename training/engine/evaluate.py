@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from training.context import Context
-from training.distributed import eval_shard
+from training.engine.context import Context
+from training.engine.distributed import eval_shard
 
 
 def accuracy(model: torch.nn.Module, dataset: Dataset, ctx: Context) -> tuple[float, int]:

@@ -11,8 +11,8 @@ import contextlib
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from training.context import Context
-from training.distributed import eval_shard
+from training.engine.context import Context
+from training.engine.distributed import eval_shard
 
 THRESHOLDS = (0.5, 0.9)
 FIELDS = ("mean", "std", *(f"below_{t:g}" for t in THRESHOLDS))  # keys of one stage's statistics

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from training.arguments import ArgumentParser
 from training.errors import UsageError
-from training.paper import METHODS
+from training.reports.paper import METHODS
 
 PROG = "classify.py"
 
@@ -67,10 +67,10 @@ def audio_files(paths: list[str]) -> tuple[list[Path], int]:
 def load_predictor(checkpoint: str, method: str | None, device: str, features: str | None = None):
     """(function x -> logits, class names, one-line description, feature reading) of a run folder, .pt or .pt2
     file; ``features``: the reading the user asked for (None: the model's; another one is a UsageError)."""
-    from training.trained_model import check_reading
+    from deployment.trained_model import check_reading
 
     if Path(checkpoint).suffix == ".pt2" and Path(checkpoint).is_file():
-        from training import aoti_package
+        from deployment import aoti_package
 
         if method is not None:
             raise UsageError("--method picks a model of a run folder; a .pt2 package holds one model")
@@ -78,7 +78,7 @@ def load_predictor(checkpoint: str, method: str | None, device: str, features: s
         reading = check_reading(package.features, features, f"the model in {package.path}")
         return (package.run, package.class_names, f"{package.method} ({package.config} config) on {reading} features "
                 f"from {package.path} (AOTInductor package)", reading)
-    from training import trained_model
+    from deployment import trained_model
 
     trained = trained_model.load(trained_model.find(checkpoint, method), device)
     reading = check_reading(trained.features, features, f"the model in {trained.path}")

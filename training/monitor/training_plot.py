@@ -1,5 +1,5 @@
 """training.png: per epoch of every stage, the training loss, the clean dev accuracy, the mask statistics
-on dev and the gradient norms (from the stages' histories, see training/stage_monitor.py)."""
+on dev and the gradient norms (from the stages' histories, see training/monitor/stage_monitor.py)."""
 from __future__ import annotations
 
 import matplotlib
@@ -7,7 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from training.checkpoint import atomic_write  # noqa: E402
+from training.engine.files import atomic_write  # noqa: E402
 
 
 def training_plot(histories: dict[str, list[dict]], path, initial: dict[str, dict] | None = None) -> None:

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import colors  # noqa: E402
 import numpy as np  # noqa: E402
 
-from training.checkpoint import atomic_write  # noqa: E402
-from training.paper import DISPLAY  # noqa: E402
+from training.engine.files import atomic_write  # noqa: E402
+from training.reports.paper import DISPLAY  # noqa: E402
 
 LOG_RANGE = 1e-4  # log_scale: the colour scale's lowest value relative to the largest (40 dB of a power spectrum)
 

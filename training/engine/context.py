@@ -5,10 +5,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from training.distributed import Dist
-from training.eta import Eta
-from training.faults import Faults
-from training.log import Log
+from training.engine.distributed import Dist
+from training.engine.eta import Eta
+from training.engine.faults import Faults
+from training.engine.log import Log
 
 
 @dataclass

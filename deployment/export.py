@@ -7,10 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-from training import aoti_package, trained_model
+from deployment import aoti_package, trained_model
 from training.arguments import ArgumentParser
 from training.errors import UsageError
-from training.paper import METHODS
+from training.reports.paper import METHODS
 
 PROG = "export.py"
 

@@ -1,10 +1,16 @@
 """The masks of the selected models, per run: a markdown table from the runs' masks.csv (the dev-fold mask
-statistics of every epoch; the selected epoch is the first with the best dev accuracy, as training.loop selects)."""
+statistics of every epoch; the selected epoch is the first with the best dev accuracy, as
+training.engine.loop selects); ``main`` is experiments/mask_table.py."""
 from __future__ import annotations
 
+import argparse
 import csv
 import json
+import sys
 from pathlib import Path
+
+PROG = "mask_table.py"
+DESCRIPTION = "The mask statistics on dev of each run's selected enhancer models, as a markdown table."
 
 
 def selected_rows(masks_csv: Path) -> list[dict]:
@@ -47,3 +53,19 @@ def table(runs: list[Path]) -> str:
                 lines.append(f"| {_seed(run, masks)} | {r['stage']} | {r['epoch']} / {r['epochs']} | "
                              f"{100 * float(r['dev_accuracy']):.1f} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="train.py output folders (their masks.csv files)")
+    p.add_argument("--out", metavar="FILE", help="also write the table to this file")
+    a = p.parse_args(argv)
+    missing = [r for r in a.runs if not (Path(r) / "config.json").is_file() or not any(Path(r).rglob("masks.csv"))]
+    if missing:
+        print(f"{PROG}: error: no config.json or masks.csv in {', '.join(missing)}", file=sys.stderr)
+        return 2
+    text = table([Path(r) for r in a.runs])
+    if a.out:
+        Path(a.out).write_text(text + "\n")
+    print(text)
+    return 0

@@ -10,7 +10,7 @@ import io
 import statistics
 from pathlib import Path
 
-from training.paper import DISPLAY, METHODS, TABLE1, TABLE2, paper_column, paper_name
+from training.reports.paper import DISPLAY, METHODS, TABLE1, TABLE2, paper_column, paper_name
 
 CSV_FIELDS = ("fold", "seed", "method", "split", "noise", "snr_db", "accuracy", "n")
 
@@ -45,7 +45,7 @@ def dict_csv(rows: list[dict]) -> str:
 
 def concatenate_csv(paths, path) -> None:
     """The CSV files in ``paths`` that exist (same header) as one file at ``path``."""
-    from training.checkpoint import atomic_write
+    from training.engine.files import atomic_write
 
     def write(f):
         header = None
@@ -100,6 +100,31 @@ def values(rows, method, split, noise, snr=None) -> dict[tuple[int, int], float]
                 snr is None or (r["snr_db"] is not None and float(r["snr_db"]) == float(snr))):
             out[(r["fold"], r["seed"])] = 100 * r["accuracy"]
     return out
+
+
+def noises_of(rows) -> tuple[str, ...]:
+    """The noises of the rows, in their order."""
+    return tuple(dict.fromkeys(r["noise"] for r in rows if r["noise"] != "clean"))
+
+
+def snrs_of(rows) -> list[float]:
+    """The SNRs (dB) of the rows, from the highest down."""
+    return sorted({r["snr_db"] for r in rows if r["snr_db"] is not None}, reverse=True)
+
+
+def test_rates(rows, method, noises=None, snrs_db=None) -> dict[tuple[int, int], dict]:
+    """(fold, seed) -> {"clean": rate (%) on the clean test set, snr: mean rate over ``noises`` at that SNR, ...}
+    of ``method``, per part; a part lacks a condition it has no rows of (at an SNR: rows of all the noises).
+    Default: the noises and SNRs of the rows."""
+    noises = noises_of(rows) if noises is None else noises
+    out: dict[tuple[int, int], dict] = {}
+    for key, rate in values(rows, method, "test", "clean").items():
+        out.setdefault(key, {})["clean"] = rate
+    for snr in (snrs_of(rows) if snrs_db is None else snrs_db):
+        per_noise = [values(rows, method, "test", n, snr) for n in noises]
+        for key in set.intersection(*(set(v) for v in per_noise)) if per_noise else ():
+            out.setdefault(key, {})[snr] = statistics.fmean(v[key] for v in per_noise)
+    return dict(sorted(out.items()))
 
 
 def _stat(values) -> tuple[float, float | None] | None:

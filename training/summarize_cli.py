@@ -1,0 +1,47 @@
+"""Entry point of experiments/summarize_seeds.py: runs of experiments/train.py over seeds as seeds.md and
+robustness.png (training/reports/seed_summary.py), a run trained with --train-noise labelled "<method> +noise"."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+PROG = "summarize_seeds.py"
+DESCRIPTION = ("Summarise runs of experiments/train.py over seeds: mean ± std, paired differences to CNN-FC with "
+               "95 % intervals.")
+
+
+def label(run: Path, method: str) -> str:
+    """``method`` of ``run``, or ``"<method> +noise"`` when the run trained it on noisy data (multi-condition:
+    the enhancers, and CNN-FC with --train-noise-classifier), so it stays apart from the clean-trained one."""
+    config = json.loads((run / "config.json").read_text())
+    if not config.get("train_noise") or method == "cnn-fc" and not config.get("train_noise_classifier"):
+        return method
+    return f"{method} +noise"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders holding results.csv and config.json")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for seeds.md and robustness.png")
+    a = p.parse_args(argv)
+    missing = [r for r in a.runs if not (Path(r) / "results.csv").is_file()]
+    if missing:
+        print(f"{PROG}: error: no results.csv in {', '.join(missing)} (unfinished runs?)", file=sys.stderr)
+        return 2
+    from training.reports import results, seed_summary  # after parsing: --help and flag errors stay fast
+    from training.reports.robustness import robustness_figure
+
+    try:
+        rows = seed_summary.collect(a.runs, label)
+    except (ValueError, KeyError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    text = seed_summary.seeds_md(rows)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "seeds.md").write_text(text)
+    robustness_figure(rows, results.noises_of(rows), results.snrs_of(rows), out / "robustness.png", paper=True)
+    print(text + f"\nwritten: {out / 'seeds.md'}, {out / 'robustness.png'}")
+    return 0

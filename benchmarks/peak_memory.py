@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):  # run as a file (python benchmarks/peak_memory.py): the repository root on sys.path
+    sys.path.insert(0, str(ROOT))
 
 
 def _status_kib(field):
@@ -62,7 +64,10 @@ def peak_memory(contender_name, p, device="cpu", repeats=1, timeout=600):
     """Peak bytes of one forward + backward above the inputs: the median over `repeats`
     fresh processes. On CPU one measurement varies by a few MiB (huge pages are faulted
     in 2 MiB units, and the threads' workspaces overlap more or less in time)."""
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536",
+    # MALLOC_MMAP_MAX_=0 (the benchmarks' way of keeping freed memory) would turn the mmap threshold off and keep
+    # every freed tensor in the resident set: the child measures without it.
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")}
+    env.update(MALLOC_MMAP_THRESHOLD_="65536",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     cmd = [sys.executable, str(Path(__file__).resolve()), contender_name,
            *map(str, (p.B, p.Cin, p.Cout, p.dilation, p.H, p.W)), "--device", device]

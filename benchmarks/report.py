@@ -104,6 +104,28 @@ def sweep_table(rows):
     return out, pts
 
 
+def users_table(rows):
+    """Other users' shapes (test_bench_users.py): each contender's time and speed-up over the grouped idiom."""
+    by_row = defaultdict(dict)
+    for r in rows:
+        if r["kind"] == "users":
+            by_row[(r["device"], r["row"], r["label"])][r["contender"]] = r
+    if not by_row:
+        return []
+    out = ["\n## Users' shapes: forward + backward, float32, speed-up over the grouped idiom\n",
+           "| row | shape | grouped idiom | dyconv | vmap | user's own |", "|---|---|---:|---:|---:|---:|"]
+    for (device, row, label), by in by_row.items():
+        base = by.get("grouped")
+
+        def cell(r):
+            return _fmt_time(r["time"]) + (f", {base['time'] / r['time']:.2f}x" if base else "")
+        own = "; ".join(f"{n}: {cell(r)}" for n, r in by.items() if n not in ("grouped", "dyconv", "vmap"))
+        out.append(f"| {row} | {label} | {_fmt_time(base['time']) if base else '-'} | "
+                   f"{cell(by['dyconv']) if 'dyconv' in by else '-'} | {cell(by['vmap']) if 'vmap' in by else '-'} | "
+                   f"{own or '-'} |")
+    return out
+
+
 def bar_checks(groups, pts, matmul):
     """The bar of issue 7, each line 'PASS' or 'MISS' with the numbers behind it."""
     out = ["\n## The bar (issue 7)\n"]
@@ -199,6 +221,7 @@ def build_report(path, plot=None, labels=(), also=()):
     lines += ["\n## Paper layers"] + layer_lines
     s_lines, pts = sweep_table(rows)
     lines += s_lines
+    lines += users_table(rows)
     lines += bar_checks(groups, pts, matmul)
     if plot and pts:
         runs = [pts] + [sweep_table(load(other)[1])[1] for other in also]

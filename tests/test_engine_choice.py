@@ -47,6 +47,14 @@ def test_the_named_engine_is_the_one_that_ran(case, monkeypatch):
     assert dyconv.cpu_engine_for((B, Cin, H, W), (B, Cout, Cin, *k), stride=s, padding=p, dilation=d) == name
 
 
+def test_the_rule_sends_pointwise_layers_to_im2col_unless_direct_taps_apply():
+    """A 1x1 kernel has one tap: one GEMM on the input as it is (im2col), no padded copy (shifted); few channels
+    still take the direct taps."""
+    assert dyconv.cpu_engine_for((2, 112, 14, 14), (2, 672, 112, 1, 1)) == "im2col"
+    assert dyconv.cpu_engine_for((2, 40, 16, 125), (2, 120, 40, 1, 1)) == "im2col"
+    assert dyconv.cpu_engine_for((2, 10, 16, 16), (2, 8, 10, 1, 1)) == "direct"
+
+
 def test_grouped_layers_name_their_engine(monkeypatch):
     """Groups run as samples of the engines (the named one is the one that ran); strided depthwise layers
     have their own kernel."""

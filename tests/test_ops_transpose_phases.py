@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch.autograd import gradcheck, gradgradcheck
 
 import dyconv
+from test_ops_transpose import _ids, problem
 
 F64 = torch.float64
 REL = {torch.float32: 3e-5, F64: 1e-10}  # max |error| relative to the largest reference value
@@ -31,19 +32,6 @@ CASES = [
     (2, 2, 3, 1, 1, 1, (3, 3), 2, 0, 0, 1),  # one input pixel
     (2, 16, 24, 1, 9, 10, (3, 3), 2, 1, 1, 1),  # channels for real GEMMs
 ]
-
-
-def _ids(case):
-    B, Cin, Cout, G, H, W, k, s, p, op, d = case
-    return f"B{B}-{Cin}to{Cout}-g{G}-{H}x{W}-k{k[0]}{k[1]}-s{s}-p{p}-op{op}-d{d}".replace(" ", "")
-
-
-def problem(B, Cin, Cout, G, H, W, k, dtype, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(B, Cin, H, W, generator=g, dtype=dtype)
-    w = torch.randn(B, Cin, Cout // G, *k, generator=g, dtype=dtype) / (Cin * k[0] * k[1]) ** 0.5
-    bias = torch.randn(B, Cout, generator=g, dtype=dtype)
-    return [t.requires_grad_() for t in (x, w, bias)]
 
 
 def per_sample_transposed(x, w, bias, s, p, op, G, d):

@@ -276,10 +276,7 @@ void phase_backward(const ConvGeometry& g, const PhasePlan& p, const T* x, const
           used[k] = 1;
         }
       }
-      for (int64_t co = 0; co < g.Cout; ++co)
-        for (int64_t ci = 0; ci < g.Cin; ++ci)
-          for (int64_t k = 0; k < KK; ++k)
-            dst[(co * g.Cin + ci) * KK + k] = used[k] ? dwt[(k * g.Cout + co) * g.Cin + ci] : T(0);
+      unpack_taps(g, dwt.data(), dst, used.data());
     }
   });
   if (dw && p.parts > 1) {

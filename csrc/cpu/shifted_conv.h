@@ -124,6 +124,17 @@ void pack_taps(const ConvGeometry& g, const T* wb, T* taps) {
       for (int64_t k = 0; k < KK; ++k) taps[(k * g.Cout + co) * g.Cin + ci] = wb[(co * g.Cin + ci) * KK + k];
 }
 
+// The inverse of pack_taps, for a weight gradient summed tap by tap: taps (KK, Cout, Cin) into
+// wb (Cout, Cin, kH, kW); a tap with used[k] == 0 (never written) is zero. used null: every tap.
+template <typename T>
+void unpack_taps(const ConvGeometry& g, const T* taps, T* wb, const char* used = nullptr) {
+  const int64_t KK = g.kH * g.kW;
+  for (int64_t co = 0; co < g.Cout; ++co)
+    for (int64_t ci = 0; ci < g.Cin; ++ci)
+      for (int64_t k = 0; k < KK; ++k)
+        wb[(co * g.Cin + ci) * KK + k] = !used || used[k] ? taps[(k * g.Cout + co) * g.Cin + ci] : T(0);
+}
+
 // Tap k's shift on a padded grid with rows of L: where the forward reads x for
 // tap k, and where the input gradient reads dy for flipped tap kH*kW-1-k.
 inline std::vector<int64_t> tap_offsets(const ConvGeometry& g, int64_t L) {
@@ -335,9 +346,7 @@ void shifted_backward(const ConvGeometry& g, const ShiftedPlan& p, const T* x, c
         }
       }
       if (p.direct) continue;
-      for (int64_t co = 0; co < g.Cout; ++co)
-        for (int64_t ci = 0; ci < g.Cin; ++ci)
-          for (int64_t k = 0; k < KK; ++k) dst[(co * g.Cin + ci) * KK + k] = dwt[(k * g.Cout + co) * g.Cin + ci];
+      unpack_taps(g, dwt.data(), dst);
     }
   });
   if (dw && p.parts > 1) {

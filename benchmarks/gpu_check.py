@@ -153,7 +153,7 @@ def fake_timings(seed: int = 0) -> list:
             spec.update(times_s=[med] * 20, median_s=med, repeats=20, warmup=3)
         elif spec["kind"] == "grouped":
             from benchmarks.gpu_check_grouped import ROWS
-            flops = ROWS[spec["layer"]].flops()
+            flops = ROWS[spec["layer"]].flops
             med = flops / ({"dyconv": 6e12, "reference": 4e12}[spec["contender"]] * rng.uniform(0.5, 1.5))
             spec.update(times_s=[med] * 20, median_s=med, repeats=20, warmup=3, flops=flops,
                         tflops=flops / med / 1e12, problem=ROWS[spec["layer"]].label())

@@ -91,7 +91,7 @@ def time_grouped(spec: dict, repeats: int, warmup: int) -> dict:
     row = grouped.ROWS[spec["layer"]]
     x, w, grad = grouped.make_inputs(row, DTYPES[spec["dtype"]], "cuda")
     times = cuda_times(grouped.make_pass(spec["contender"], row, x, w, grad), repeats, warmup)
-    out = dict(flops=row.flops(), problem=row.label())
+    out = dict(flops=row.flops, problem=row.label())
     if spec["contender"] == "dyconv":  # the timed op computes what cuDNN's grouped conv computes
         with torch.no_grad():
             got = grouped.forward("dyconv", row, x, w)

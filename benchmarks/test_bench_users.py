@@ -8,16 +8,13 @@ import pytest
 import torch
 
 from benchmarks.conftest import ROUNDS, record_rate
-from benchmarks.users import CONTENDERS, ROWS, contenders_for, dyconv_supports, errors_vs_float64, make_pass
+from benchmarks.users import CONTENDERS, ROWS, contenders_for, errors_vs_float64, make_pass
 
 CASES = [(row, name) for row in ROWS for name in contenders_for(row)]
 
 
 @pytest.mark.parametrize("row, contender", CASES, ids=[f"{r.name}-{n}" for r, n in CASES])
 def test_users(benchmark, quick, row, contender):
-    why = dyconv_supports(row)
-    if why and contender == "dyconv":
-        pytest.skip(why)
     p = row.quick() if quick else row
     err = errors_vs_float64(row.quick(), contender)
     assert err < 1e-3, f"{contender} on {row.quick().label()}: {err:.2e} from the float64 reference"

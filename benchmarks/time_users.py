@@ -16,10 +16,12 @@ import time
 
 import torch
 
+import dyconv
+
 if __package__ in (None, ""):  # run as a file (python benchmarks/time_users.py): the repository root on sys.path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.users import BASELINE, CONTENDERS, ROWS, _output_padding, contenders_for, dyconv_supports, make_pass
+from benchmarks.users import BASELINE, CONTENDERS, ROWS, _output_padding, contenders_for, make_pass
 from training.engine.memory import allocator_in_use
 
 
@@ -95,8 +97,6 @@ def main(argv=None):
             continue
         p = row.quick() if a.quick else row
         names = [n for n in contenders_for(p) if a.contenders is None or n in a.contenders or n == BASELINE]
-        if dyconv_supports(p):
-            names = [n for n in names if n != "dyconv"]
         engine = "-"
         if "dyconv" in names:
             # A transposed row runs the engine of the conv it transposes: input (B, Cout, Hout, Wout), output x's shape.
@@ -105,7 +105,7 @@ def main(argv=None):
                 op = _output_padding(p)
                 Ho, Wo = ((n - 1) * p.stride - 2 * p.padding + p.dilation * (p.k - 1) + op + 1 for n in (p.H, p.W))
                 x_size, w_size = (p.B, p.Cout, Ho, Wo), (p.B, p.Cin, p.Cout // p.groups, p.k, p.k)
-            engine = os.environ.get("DYCONV_CPU_ENGINE") or __import__("dyconv").cpu_engine_for(
+            engine = os.environ.get("DYCONV_CPU_ENGINE") or dyconv.cpu_engine_for(
                 x_size, w_size, stride=p.stride, padding=p.padding, dilation=p.dilation, groups=p.groups)
         results.append((p, engine, time_row(p, names, a.rounds)))
         print(table(results[-1:]).splitlines()[-1], flush=True)

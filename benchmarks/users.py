@@ -21,7 +21,6 @@ for, so the float64 reference (``F.conv2d`` per sample) checks them all.
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, replace
 
 import torch
@@ -89,16 +88,6 @@ ROWS = [
 ]
 
 
-def dyconv_supports(row: Row) -> str:
-    """Why dyconv cannot run the row in this checkout ("" if it can): groups and the
-    transposed conv come with issue 22's branch `users`."""
-    if row.transposed and not hasattr(dyconv, "dynamic_conv_transpose2d"):
-        return "dyconv.dynamic_conv_transpose2d not in this checkout (issue 22, branch users)"
-    if row.groups > 1 and "groups" not in inspect.signature(dyconv.dynamic_conv2d).parameters:
-        return "dynamic_conv2d(groups=) not in this checkout (issue 22, branch users)"
-    return ""
-
-
 def _weight_shape(row: Row):
     if row.transposed:
         return (row.B, row.Cin, row.Cout // row.groups, row.k, row.k)
@@ -127,7 +116,7 @@ def per_sample_reference(row: Row, x, w):
 
 
 def run_dyconv(row, x, w):
-    kw = row.conv_kwargs() if row.groups > 1 else dict(stride=row.stride, padding=row.padding, dilation=row.dilation)
+    kw = row.conv_kwargs()
     if row.transposed:
         return dyconv.dynamic_conv_transpose2d(x, w, output_padding=_output_padding(row), **kw)
     return dyconv.dynamic_conv2d(x, w, **kw)

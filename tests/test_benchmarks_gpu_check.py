@@ -48,7 +48,7 @@ def test_dry_run_writes_a_flat_sample_report(tmp_path):
         line = next(ln for ln in text.splitlines() if ln.startswith(f"| {name} | {row.label()} | float32 |"))
         cols = [c.strip() for c in line.strip("|").split("|")]
         assert cols[5] == f"{ref['median_s'] / dy['median_s']:.2f}x"
-        assert cols[6] == f"{row.flops() / dy['median_s'] / 1e12:.1f}"
+        assert cols[6] == f"{row.flops / dy['median_s'] / 1e12:.1f}"
     steps = {t["contender"]: t for t in results["timings"] if t["kind"] == "model"}
     assert f"{steps['reference']['median_s'] / steps['dyconv']['median_s']:.2f}x" in text
 

@@ -18,10 +18,10 @@ def test_rows_are_the_named_layers_and_their_flops():
     assert (dymn.B, dymn.groups, dymn.k, dymn.dilation, dymn.H, dymn.W) == (120, 120, 3, 2, 16, 125)
     assert up.transposed and (up.B, up.Cin, up.Cout, up.stride) == (4, 128, 128, 2)
     # 3 passes x 2 flops x B x (Cout x Cin / groups) x k^2 x output pixels ("same" padding)
-    assert cond.flops() == 3 * 2 * 64 * 672 * 25 * 14 * 14
-    assert dymn.flops() == 3 * 2 * 120 * 120 * 9 * 16 * 125
+    assert cond.flops == 3 * 2 * 64 * 672 * 25 * 14 * 14
+    assert dymn.flops == 3 * 2 * 120 * 120 * 9 * 16 * 125
     # transposed: the multiply-adds of the conv it transposes, one per input pixel and tap
-    assert up.flops() == 3 * 2 * 4 * 128 * 128 * 9 * 128 * 128
+    assert up.flops == 3 * 2 * 4 * 128 * 128 * 9 * 128 * 128
 
 
 def test_cells_of_the_grouped_rows():

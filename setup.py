@@ -1,6 +1,6 @@
 """Build of dyconv and its extension dyconv._C.
 
-Ways to install from a checkout (README, "Install"):
+Ways to install from a checkout (docs/install.md):
 
 - ``pip install .`` / ``pip wheel .`` (non-editable): like the editable installs below, with
   the C++ sources carried inside the package (``dyconv/csrc``) for the first-import compile.

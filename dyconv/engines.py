@@ -1,8 +1,7 @@
 """Which CPU engine runs a call: :func:`cpu_engine_for`.
 
-The CPU kernels have five engines (Winograd, direct taps, shifted per-tap GEMMs, im2col;
-README, "How the CPU kernel works"; and for strides above 1 the stride phases, per-tap GEMMs
-of one stride-1 correlation per phase: ``csrc/cpu/phase_conv.h``). The first call of a shape class in a process decides
+The CPU kernels have five engines: Winograd, direct taps, shifted per-tap GEMMs, the stride
+phases (strides above 1) and im2col (docs/cpu_kernels.md). The first call of a shape class in a process decides
 which one runs it, and every later call of that class takes the same one (so results are
 bitwise reproducible within the process):
 

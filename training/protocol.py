@@ -393,4 +393,4 @@ def _figure(trained: dict, splits, path: Path, device, noise: str, index: int = 
             masks[m] = torch.stack(stage_masks).prod(0)[0, 0].cpu().numpy()  # x_enhanced = x * this
     figure3(clean[0].numpy(), noisy[0].numpy(), enhanced, path, noise=f"+{FIGURE_SNR} dB {noise}",
             title=f"Test clip {index} (class: {splits.class_names[int(label)]})", masks=masks,
-            log_scale=splits.features != "logmel")
+            log_scale=splits.feature_config.compression == "none")  # no logarithm in the features

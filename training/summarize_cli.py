@@ -2,10 +2,11 @@
 robustness.png (training/reports/seed_summary.py), a run trained with --train-noise labelled "<method> +noise"."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
+
+from training.arguments import ArgumentParser
 
 PROG = "summarize_seeds.py"
 DESCRIPTION = ("Summarise runs of experiments/train.py over seeds: mean ± std, paired differences to CNN-FC with "
@@ -22,7 +23,7 @@ def label(run: Path, method: str) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    p = ArgumentParser(prog=PROG, description=DESCRIPTION)
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders holding results.csv and config.json")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for seeds.md and robustness.png")
     a = p.parse_args(argv)

@@ -1,7 +1,7 @@
 """One synthetic urban-sound clip: a class event, room and colour, a background bed, a level.
 
 The difficulty of the task is set by :data:`DIFFICULTY` (calibrated so that the small CNN-FC lands
-in the issue's accuracy band; see README). Changing a generator or these numbers must bump
+in the issue's accuracy band; see docs/data.md). Changing a generator or these numbers must bump
 :data:`VERSION`, which is part of the feature cache key.
 """
 from dataclasses import dataclass

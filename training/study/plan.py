@@ -6,8 +6,9 @@
   DFE is trained once per seed for both methods, with the result of a DCL run from scratch.
 - Runs live in ``<out>/<method>/seed<seed>/``; the study's own files (logs, summary) beside them.
 
-Runs that are ready start longest first (by the longest chain of work that waits on them, from
-:data:`RELATIVE_COST`), so the long DSL runs do not end up alone at the end.
+Runs that are ready start seed by seed, and within a seed longest first (by the longest chain of work that waits on
+them, from :data:`RELATIVE_COST`): a study stopped early leaves whole seeds to summarise, and the long DSL run of a
+seed does not end up alone at the end.
 """
 from __future__ import annotations
 

@@ -100,7 +100,8 @@ def execute(runs: list[StudyRun], jobs: int, log: Log, threads: int = 1) -> Outc
     running: list[_Running] = []
     failed: list[tuple[StudyRun, int]] = []
     estimate = _Estimate(runs, jobs)
-    order = {r.name: -priority(r, runs) for r in runs}
+    seeds = list(dict.fromkeys(r.seed for r in runs))
+    order = {r.name: (seeds.index(r.seed), -priority(r, runs)) for r in runs}
     bar = log.bar(total=len(runs), initial=len(done), desc="study", unit="run")
     try:
         while pending or running:

@@ -102,6 +102,14 @@ def execute(runs: list[StudyRun], jobs: int, log: Log, threads: int = 1) -> Outc
     estimate = _Estimate(runs, jobs)
     seeds = list(dict.fromkeys(r.seed for r in runs))
     order = {r.name: (seeds.index(r.seed), -priority(r, runs)) for r in runs}
+    for r in list(pending):  # left running by a study that was killed: they take a job each until they end
+        lock = _try_lock(r)
+        if lock is None:
+            pending.remove(r)
+            running.append(_Running(r, None, None))
+            log(f"{r.name} is running in another process (its lock is held); waiting for it")
+        else:
+            os.close(lock)
     bar = log.bar(total=len(runs), initial=len(done), desc="study", unit="run")
     try:
         while pending or running:

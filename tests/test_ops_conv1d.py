@@ -9,6 +9,7 @@ from torch.autograd import gradgradcheck
 import dyconv
 from dyconv import reference
 from conftest import assert_close
+from test_ops_autocast import _check
 from test_ops_double_backward import _compare
 from test_ops_transforms import TRANSFORMS, _matches, _rand
 
@@ -178,6 +179,19 @@ def test_torch_export_with_a_dynamic_batch_matches_eager():
     program = export(Layer(), tuple(inputs(3)), dynamic_shapes=tuple({0: batch} for _ in range(4)))
     for B in (2, 5):
         assert_close(program.module()(*inputs(B)), _layer(*inputs(B)), torch.float32, f"exported, batch {B}")
+
+
+@pytest.mark.parametrize("low", [torch.bfloat16, torch.float16], ids=str)
+def test_under_cpu_autocast_runs_as_float32(low):
+    """As the 2-D ops: float32 result equal to the reference on the float32-cast inputs (tests/test_ops_autocast.py)."""
+    low_inputs = lambda x, w, bias: [x] + [t.detach().to(low).requires_grad_() for t in (w, bias)]  # noqa: E731
+    (x, w, bias), kw = conv_problem(CONV_CASES[0], torch.float32)
+    _check(lambda *a: dyconv.dynamic_conv1d(*a, **kw), lambda *a: reference.dynamic_conv1d(*a, **kw),
+           low_inputs(x, w, bias), "dynamic_conv1d")
+    (x, w, bias), args = transpose_problem(TRANSPOSE_CASES[0], torch.float32)
+    _check(lambda *a: dyconv.dynamic_conv_transpose1d(*a, *args),
+           lambda *a: reference.dynamic_conv_transpose1d(*a, *args), low_inputs(x, w, bias),
+           "dynamic_conv_transpose1d")
 
 
 def test_batch_zero_has_f_conv1ds_output_length():

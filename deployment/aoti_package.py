@@ -3,8 +3,12 @@
 The package holds the model exported with a dynamic batch for inputs of shape
 (B, 1, n_mels, n_frames) — the paper's features, ``audiodata.FEATURES`` — compiled
 to C++ (and CUDA) by AOTInductor, plus metadata: method, config, class names,
-input shape, device, and the feature reading (``features``, ``snr_reference``) the model was trained on. Loading it needs torch and ``import dyconv`` (the ops'
-kernels), not this repository's ``models`` code.
+input shape, device, and the feature reading (``features``, ``snr_reference``) the model was trained on. Loading it
+needs torch and ``import dyconv`` (the ops' kernels), not this repository's ``models`` code.
+
+A package is compiled code: loading it runs its shared object. :func:`load` refuses an archive that is not laid out
+like the packages :func:`save` writes before it loads anything, but only a trusted source makes a package safe
+(docs/security.md).
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import torch
 from training.errors import UsageError
 
 PREFIX = "dyconv."
+REQUIRED = ("method", "config", "class_names", "n_mels", "n_frames", "device")  # in every package save() writes
 
 
 @dataclass
@@ -57,22 +62,58 @@ def save(trained, n_frames: int, device: str, out: Path) -> Path:
     return Path(path)
 
 
-def load(path: Path, device: str) -> Package:
-    """Load a package written by :func:`save`; UsageError when it is not one or was built for another device."""
-    import dyconv  # noqa: F401  (the dyconv ops the package calls)
+def archive_metadata(path: Path) -> dict:
+    """The package's metadata (``PREFIX`` keys, prefix removed), read from the archive as JSON without loading
+    anything in it. UsageError unless the archive is laid out as AOTInductor lays out the packages export.py
+    writes: one top folder with ``archive_format`` ``pt2``, the model's shared object and metadata in
+    ``data/aotinductor/model/``, no shared object (ELF file) elsewhere, and the metadata :func:`save` records."""
+    def refuse(reason):
+        return UsageError(f"--checkpoint: {path} is not a model package written by export.py ({reason}); a .pt2 "
+                          f"is compiled code: run only packages from a trusted source")
 
     if not zipfile.is_zipfile(path):  # checked first: torch logs a warning about such files before it fails
-        raise UsageError(f"--checkpoint: {path} is not a model package written by export.py (not a .pt2 archive)")
+        raise refuse("not a .pt2 archive")
+    with zipfile.ZipFile(path) as z:
+        names = [n for n in z.namelist() if not n.endswith("/")]
+        roots = {n.split("/", 1)[0] for n in names}
+        if len(roots) != 1 or f"{next(iter(roots))}/archive_format" not in names:
+            raise refuse("no archive_format in one top folder")
+        root = roots.pop()
+        if z.read(f"{root}/archive_format").strip() != b"pt2":
+            raise refuse("its archive_format is not pt2")
+        model_dir = f"{root}/data/aotinductor/model/"
+        elf = [n for n in names if z.open(n).read(4) == b"\x7fELF"]
+        outside = [n for n in elf if not n.startswith(model_dir)]
+        if outside or sum(n.endswith(".so") for n in elf) != 1:
+            raise refuse(f"compiled code outside the model's one shared object: {', '.join(outside or elf)}")
+        meta = {}
+        for name in (n for n in names if n.startswith(model_dir) and n.endswith("_metadata.json")):
+            try:
+                meta.update(json.loads(z.read(name)))
+            except ValueError:
+                raise refuse(f"{name} is not JSON") from None
+    meta = {k[len(PREFIX):]: v for k, v in meta.items() if k.startswith(PREFIX)}
+    missing = [k for k in REQUIRED if k not in meta]
+    if missing:
+        raise refuse(f"no {', '.join(PREFIX + k for k in missing)} in its metadata")
+    return meta
+
+
+def load(path: Path, device: str) -> Package:
+    """Load a package written by :func:`save`; UsageError when it is not one (checked before anything in it is
+    loaded: :func:`archive_metadata`) or was built for another device."""
+    import dyconv  # noqa: F401  (the dyconv ops the package calls)
+
+    meta = archive_metadata(path)
+    if meta["device"] != device:
+        raise UsageError(f"--checkpoint: {path} was compiled for {meta['device']}, got --device {device}; "
+                         f"use --device {meta['device']} or export the run again with --device {device}")
     try:
-        loaded = torch._inductor.aoti_load_package(str(path))
-        meta = {k[len(PREFIX):]: v for k, v in loaded.get_metadata().items() if k.startswith(PREFIX)}
-        package = Package(loaded, meta["method"], meta["config"], json.loads(meta["class_names"]),
-                          int(meta["n_mels"]), int(meta["n_frames"]), meta["device"], Path(path),
-                          meta.get("features", "logmel"), meta.get("snr_reference", "clip"))
-    except Exception as e:  # not a package, or one written by something else
+        package = Package(torch._inductor.aoti_load_package(str(path)), meta["method"], meta["config"],
+                          json.loads(meta["class_names"]), int(meta["n_mels"]), int(meta["n_frames"]),
+                          meta["device"], Path(path), meta.get("features", "logmel"),
+                          meta.get("snr_reference", "clip"))
+    except Exception as e:  # a package of this layout that still does not load
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UsageError(f"--checkpoint: {path} is not a model package written by export.py ({reason})") from None
-    if package.device != device:
-        raise UsageError(f"--checkpoint: {path} was compiled for {package.device}, got --device {device}; "
-                         f"use --device {package.device} or export the run again with --device {device}")
     return package

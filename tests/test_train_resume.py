@@ -12,7 +12,7 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, train_cache):
     killed = tmp_path / "killed"
     proc = train(killed, train_cache, *ARGS, fault="exit_after_steps=sfe:5")  # mid-epoch 2 of SFE
     assert proc.returncode == KILLED_EXIT_CODE, proc.stderr[-3000:]
-    assert torch.load(killed / "checkpoints" / "sfe.pt", weights_only=False)["epoch"] == 0
+    assert torch.load(killed / "checkpoints" / "sfe.pt", weights_only=True)["epoch"] == 0
     assert not (killed / "models" / "sfe.pt").exists()
 
     proc = train(killed, train_cache, *ARGS, "--resume")
@@ -23,7 +23,7 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, train_cache):
     proc = train(reference, train_cache, *ARGS)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
-    a, b = (torch.load(d / "models" / "sfe.pt", weights_only=False)["state_dict"] for d in (killed, reference))
+    a, b = (torch.load(d / "models" / "sfe.pt", weights_only=True)["state_dict"] for d in (killed, reference))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     for name in ("results.csv", "table1.md", "table2.md"):
         assert (killed / name).read_text() == (reference / name).read_text(), name

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import pickle
 import random
+import re
+import warnings
+import zipfile
 
 import numpy as np
 import torch
@@ -32,21 +35,30 @@ EARLIER_RNG_STATE = [np._core.multiarray._reconstruct, np.ndarray, np.dtype, np.
 
 
 def load(path, map_location="cpu"):
-    """The tensors and plain data saved at ``path``. Raises UsageError (one line: the file, the objects it holds
-    and what to do) for a file that holds anything else, before any of it is built."""
+    """The tensors and plain data saved at ``path``. Raises UsageError (one line: the file, what it holds and what
+    to do) for a file that holds anything else, before any of it is built."""
     try:
-        with torch.serialization.safe_globals(EARLIER_RNG_STATE):
+        with torch.serialization.safe_globals(EARLIER_RNG_STATE), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")  # a plain pickle: refused below
             return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as e:
+        raise UsageError(f"{path} is refused: {_refusal(path, e)}; the files train.py writes hold only tensors and "
+                         f"plain data. Do not open it with a loader that allows code; delete it if it is a checkpoint "
+                         f"or cache entry (that stage is trained again), or get the model file as train.py wrote it "
+                         f"from a source you trust") from None
+
+
+def _refusal(path, error: Exception) -> str:
+    """Why the weights-only loader refused ``path``: the objects it holds (read from the pickle, not run)."""
+    if zipfile.is_zipfile(path):  # torch.save's format: every global the pickle names
         with torch.serialization.safe_globals(EARLIER_RNG_STATE):
-            names = torch.serialization.get_unsafe_globals_in_checkpoint(path)  # read, not run
-        if not names:  # a damaged file, not a refused one
-            raise
-        raise UsageError(f"{path} is refused: it holds {', '.join(names)}, which could run code "
-                         f"when loaded, and the files train.py writes hold only tensors and plain data. Do not open "
-                         f"it with a loader that allows code; delete it if it is a checkpoint or cache entry (that "
-                         f"stage is trained again), or get the model file as train.py wrote it from a source you "
-                         f"trust") from None
+            names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    else:  # an older or a plain pickle: the first one torch met
+        names = re.findall(r"GLOBAL (\S+) was not an allowed global", str(error))[:1]
+    if names:
+        return f"it holds {', '.join(names)}, which could run code when loaded"
+    reason = re.search(r"Unpickler error:\s*(.+)", str(error))
+    return f"the weights-only loader cannot read it ({reason.group(1).strip() if reason else 'not a pickle of data'})"
 
 
 def rng_state() -> dict:

@@ -84,8 +84,11 @@ def archive_metadata(path: Path) -> dict:
         model_dir = f"{root}/data/aotinductor/model/"
         elf = [n for n in names if z.open(n).read(4) == b"\x7fELF"]
         outside = [n for n in elf if not n.startswith(model_dir)]
-        if outside or sum(n.endswith(".so") for n in elf) != 1:
-            raise refuse(f"compiled code outside the model's one shared object: {', '.join(outside or elf)}")
+        if outside:
+            raise refuse(f"compiled code outside {model_dir}: {', '.join(outside)}")
+        shared = [n for n in elf if n.endswith(".so")]
+        if len(shared) != 1:
+            raise refuse(f"{len(shared)} shared objects in {model_dir}, expected 1")
         meta = {}
         for name in (n for n in names if n.startswith(model_dir) and n.endswith("_metadata.json")):
             try:

@@ -164,11 +164,10 @@ def classify_file(path: Path, predict, names, cfg, args, k: int, write_row) -> N
 
     results = window_probabilities(predict, path, cfg, args.hop, args.device)
     with progress(path, args.hop, args.quiet) as bar:
-        first = next(results)
-        second = next(results, None)
-        one_window = second is None
+        head = list(itertools.islice(results, 2))  # a file of one window keeps the one-clip line, without times
+        one_window = len(head) == 1
         total, count = np.zeros(len(names)), 0
-        for start, end, probs in itertools.chain([first], [] if one_window else [second], results):
+        for start, end, probs in itertools.chain(head, results):
             bar.update()
             total, count = total + probs, count + 1
             if not args.summary:

@@ -24,6 +24,7 @@ from training.errors import UsageError
 
 PREFIX = "dyconv."
 REQUIRED = ("method", "config", "class_names", "n_mels", "n_frames", "device")  # in every package save() writes
+ARCHIVE_FILES = ("archive_format", "archive_version", "byteorder", ".data/version", ".data/serialization_id")
 
 
 @dataclass
@@ -64,9 +65,10 @@ def save(trained, n_frames: int, device: str, out: Path) -> Path:
 
 def archive_metadata(path: Path) -> dict:
     """The package's metadata (``PREFIX`` keys, prefix removed), read from the archive as JSON without loading
-    anything in it. UsageError unless the archive is laid out as AOTInductor lays out the packages export.py
-    writes: one top folder with ``archive_format`` ``pt2``, the model's shared object and metadata in
-    ``data/aotinductor/model/``, no shared object (ELF file) elsewhere, and the metadata :func:`save` records."""
+    anything in it. UsageError unless the archive holds what AOTInductor writes for export.py and nothing else: one
+    top folder with the archive's bookkeeping files (``archive_format`` ``pt2``) and ``data/aotinductor/model/``,
+    which holds one shared object and the metadata :func:`save` records. (torch's loader would also unpickle
+    weights, constants and exported programs found elsewhere in an archive: a package never holds any.)"""
     def refuse(reason):
         return UsageError(f"--checkpoint: {path} is not a model package written by export.py ({reason}); a .pt2 "
                           f"is compiled code: run only packages from a trusted source")
@@ -76,21 +78,18 @@ def archive_metadata(path: Path) -> dict:
     with zipfile.ZipFile(path) as z:
         names = [n for n in z.namelist() if not n.endswith("/")]
         roots = {n.split("/", 1)[0] for n in names}
-        if len(roots) != 1 or f"{next(iter(roots))}/archive_format" not in names:
-            raise refuse("no archive_format in one top folder")
-        root = roots.pop()
-        if z.read(f"{root}/archive_format").strip() != b"pt2":
-            raise refuse("its archive_format is not pt2")
+        root = roots.pop() if len(roots) == 1 else None
+        if root is None or f"{root}/archive_format" not in names or z.read(f"{root}/archive_format") != b"pt2":
+            raise refuse("no archive_format pt2 in one top folder")
         model_dir = f"{root}/data/aotinductor/model/"
-        elf = [n for n in names if z.open(n).read(4) == b"\x7fELF"]
-        outside = [n for n in elf if not n.startswith(model_dir)]
-        if outside:
-            raise refuse(f"compiled code outside {model_dir}: {', '.join(outside)}")
-        shared = [n for n in elf if n.endswith(".so")]
+        other = [n for n in names if not n.startswith(model_dir) and n[len(root) + 1:] not in ARCHIVE_FILES]
+        if other:
+            raise refuse(f"it holds files export.py does not write: {', '.join(other[:3])}")
+        shared = [n for n in names if n.endswith(".so")]
         if len(shared) != 1:
             raise refuse(f"{len(shared)} shared objects in {model_dir}, expected 1")
         meta = {}
-        for name in (n for n in names if n.startswith(model_dir) and n.endswith("_metadata.json")):
+        for name in (n for n in names if n.endswith("_metadata.json")):
             try:
                 meta.update(json.loads(z.read(name)))
             except ValueError:

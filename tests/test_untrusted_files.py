@@ -154,7 +154,7 @@ def shared_object(tmp_path, marker):
     return (tmp_path / "evil.so").read_bytes()
 
 
-@pytest.mark.parametrize("layout", ["no dyconv metadata", "a second shared object"])
+@pytest.mark.parametrize("layout", ["no dyconv metadata", "a second shared object", "a pickle beside the model"])
 def test_a_pt2_that_export_did_not_write_is_refused_before_any_shared_object_loads(tmp_path, clip, layout):
     marker = tmp_path / "marker"
     so = shared_object(tmp_path, marker)
@@ -167,7 +167,10 @@ def test_a_pt2_that_export_did_not_write_is_refused_before_any_shared_object_loa
             z.writestr("model/data/aotinductor/model/wrapper_metadata.json", json.dumps({"AOTI_DEVICE_KEY": "cpu"}))
         else:
             z.writestr("model/data/aotinductor/model/wrapper_metadata.json", json.dumps(METADATA))
+        if layout == "a second shared object":
             z.writestr("model/data/extra/hook.so", so)
+        if layout == "a pickle beside the model":  # torch's loader unpickles weights it finds, without weights_only
+            z.writestr("model/data/weights/weight_0", pickle.dumps(Payload(marker)))
     proc = run("classify.py", "--checkpoint", package, clip)
     assert not marker.exists(), "a shared object of the package was loaded"
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]

@@ -56,7 +56,7 @@ def load(path: Path, device: str = "cpu") -> TrainedModel:
         keys = ("method", "config", "class_names", "n_mels", "state_dict")
         if not isinstance(saved, dict) or not all(k in saved for k in keys):
             raise ValueError(f"expected a dict with {', '.join(keys)}")
-    except UsageError as e:
+    except checkpoint.RefusedFile as e:
         raise UsageError(f"--checkpoint: {e}") from None
     except Exception as e:  # a file of another kind: say what it is not, not a pickle traceback
         raise UsageError(f"--checkpoint: {path} is not a model file written by train.py (models/<method>.pt): "

@@ -12,7 +12,6 @@ import torch
 
 from training import classifier_cache
 from training.engine import checkpoint
-from training.errors import UsageError
 
 from helpers.train_cli import TINY, run, train
 
@@ -79,7 +78,7 @@ def test_a_payload_checkpoint_is_refused(tmp_path, writer):
         path.write_bytes(pickle.dumps({"epoch": 0, "extra": Payload(marker)}))
     else:
         torch.save({"epoch": 0, "extra": Payload(marker)}, path, _use_new_zipfile_serialization=False)
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(checkpoint.RefusedFile) as e:
         checkpoint.load(path)
     assert not marker.exists(), "the payload ran"
     assert str(e.value).startswith(f"{path} is refused: ") and "\n" not in str(e.value)
@@ -102,7 +101,7 @@ def test_resume_refuses_a_payload_checkpoint(tiny_run, train_cache, tmp_path):
 def test_a_payload_cache_entry_is_never_copied(tmp_path):
     marker = tmp_path / "marker"
     entry = write_payload(tmp_path / "cnn-fc-small-0123.pt", marker)
-    with pytest.raises(UsageError, match=PAYLOAD_GLOBAL):
+    with pytest.raises(checkpoint.RefusedFile, match=PAYLOAD_GLOBAL):
         classifier_cache.copy(entry, tmp_path / "run" / "cnn-fc.pt")
     assert not marker.exists() and not (tmp_path / "run" / "cnn-fc.pt").exists()
 

@@ -30,7 +30,7 @@ def cached_path(cache_dir: str | None, fingerprint: str, config: str, seed: int,
 
 def copy(src: Path, dst: Path) -> None:
     """Copy ``src`` to ``dst`` atomically (a reader never sees half a file), once ``src`` has loaded weights-only
-    (a cache entry holding anything but data is refused, with a UsageError naming it, and never copied)."""
+    (a cache entry holding anything but data is refused, with checkpoint.RefusedFile naming it, and never copied)."""
     checkpoint.load(src)
     with open(src, "rb") as f:
         atomic_write(dst, lambda out: shutil.copyfileobj(f, out))

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from training.engine.files import atomic_write
-from training.errors import UsageError
 
 
 def save(obj, path) -> None:
@@ -34,18 +33,23 @@ def save_json(obj, path) -> None:
 EARLIER_RNG_STATE = [np._core.multiarray._reconstruct, np.ndarray, np.dtype, np.dtypes.UInt32DType]
 
 
+class RefusedFile(ValueError):
+    """A file that :func:`load` refused: the message is one line naming it, saying what it holds and what to do
+    (the command-line tools print it as a usage error)."""
+
+
 def load(path, map_location="cpu"):
-    """The tensors and plain data saved at ``path``. Raises UsageError (one line: the file, what it holds and what
-    to do) for a file that holds anything else, before any of it is built."""
+    """The tensors and plain data saved at ``path``. Raises RefusedFile for a file that holds anything else,
+    before any of it is built."""
     try:
         with torch.serialization.safe_globals(EARLIER_RNG_STATE), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Detected pickle protocol")  # a plain pickle: refused below
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise UsageError(f"{path} is refused: {_refusal(path, e)}; the files train.py writes hold only tensors and "
-                         f"plain data. Do not open it with a loader that allows code; delete it if it is a checkpoint "
-                         f"or cache entry (that stage is trained again), or get the model file as train.py wrote it "
-                         f"from a source you trust") from None
+        raise RefusedFile(f"{path} is refused: {_refusal(path, e)}; the files train.py writes hold only tensors "
+                          f"and plain data. Do not open it with a loader that allows code; delete it if it is a "
+                          f"checkpoint or cache entry (that stage is trained again), or get the model file as "
+                          f"train.py wrote it from a source you trust") from None
 
 
 def _refusal(path, error: Exception) -> str:

@@ -7,14 +7,15 @@ import shutil
 import subprocess
 import zipfile
 
+import numpy as np
 import pytest
+import soundfile
 import torch
 
 from training import classifier_cache
 from training.engine import checkpoint
 
 from helpers.train_cli import TINY, run, train
-
 
 PAYLOAD_GLOBAL = f"{open.__module__}.{open.__name__}"  # what the error names (io.open)
 
@@ -46,9 +47,6 @@ def assert_refused_in_one_line(proc, path, marker):
 
 @pytest.fixture
 def clip(tmp_path):
-    import numpy as np
-    import soundfile
-
     soundfile.write(tmp_path / "clip.wav", np.random.default_rng(0).normal(0, 0.1, 16000), 16000)
     return tmp_path / "clip.wav"
 
@@ -130,7 +128,7 @@ def test_every_pt_file_a_run_writes_loads_weights_only(tiny_run, train_cache):
     assert model["method"] == "sfe" and all(isinstance(v, torch.Tensor) for v in model["state_dict"].values())
 
 
-def test_classify_help_says_a_package_runs_code(tmp_path):
+def test_classify_help_says_a_package_runs_code():
     proc = run("classify.py", "--help")
     assert proc.returncode == 0
     text = " ".join(proc.stdout.split())

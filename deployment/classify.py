@@ -147,6 +147,11 @@ def format_line(label, names, probs, indices) -> str:
     return f"{label}: " + " | ".join(f"{names[k]} (p = {probs[k]:.3f})" for k in indices)
 
 
+def csv_row(path, start: float, end: float, names, probs, indices) -> list:
+    return ([str(path), "ok", f"{start:.3f}", f"{end:.3f}"] + [v for i in indices for v in (names[i], f"{probs[i]:.6f}")]
+            + [""])
+
+
 def progress(path: Path, hop: float, quiet: bool):
     """A tqdm bar over the windows of ``path`` when it is longer than LONG_SECONDS (and not ``quiet``)."""
     from tqdm import tqdm
@@ -175,14 +180,12 @@ def classify_file(path: Path, predict, names, cfg, args, k: int, write_row) -> N
                 label = path if one_window else f"{path} [{start:.2f}-{end:.2f} s]"
                 tqdm.write(format_line(label, names, probs, best), file=sys.stdout)
                 sys.stdout.flush()
-                write_row([str(path), "ok", f"{start:.3f}", f"{end:.3f}"]
-                          + [v for i in best for v in (names[i], f"{probs[i]:.6f}")] + [""])
+                write_row(csv_row(path, start, end, names, probs, best))
     if args.summary:
         mean = (total / count).tolist()
         best = top(mean, k)
         print(format_line(path, names, mean, best), flush=True)
-        write_row([str(path), "ok", f"{0:.3f}", f"{end:.3f}"]
-                  + [v for i in best for v in (names[i], f"{mean[i]:.6f}")] + [""])
+        write_row(csv_row(path, 0.0, end, names, mean, best))
 
 
 def main(argv=None) -> int:

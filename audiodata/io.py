@@ -13,6 +13,15 @@ class AudioReadError(Exception):
         self.reason = reason
 
 
+SOUNDFILE_ERRORS = (RuntimeError, OSError, ValueError, TypeError)  # soundfile.LibsndfileError is a RuntimeError
+
+
+def unreadable(path, error: Exception) -> AudioReadError:
+    """The AudioReadError for a file that soundfile cannot open: the first line of its reason."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return AudioReadError(path, f"unreadable ({reason})")
+
+
 def resample(wave, orig_sr, target_sr):
     """High-quality (soxr HQ) resampling of a 1-D float waveform; no-op at equal rates."""
     if orig_sr == target_sr:
@@ -29,9 +38,8 @@ def read_audio(path, sample_rate):
     """
     try:
         data, file_sr = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, OSError, ValueError, TypeError) as e:  # soundfile.LibsndfileError is a RuntimeError
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise AudioReadError(path, f"unreadable ({reason})") from None
+    except SOUNDFILE_ERRORS as e:
+        raise unreadable(path, e) from None
     if data.shape[0] == 0:
         raise AudioReadError(path, "empty (zero samples)")
     if not np.all(np.isfinite(data)):

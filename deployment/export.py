@@ -19,7 +19,9 @@ def parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog=PROG, description="Export a trained model of a train.py run with torch.export (dynamic batch, "
                 "the paper's 1x40x248 features) and compile it with AOTInductor into one .pt2 file. Run it with "
                 "`python experiments/classify.py --checkpoint FILE.pt2 ...`, or load it anywhere torch and dyconv are "
-                "installed: `import dyconv; torch._inductor.aoti_load_package(FILE)`.")
+                "installed: `import dyconv; torch._inductor.aoti_load_package(FILE)`. The package is compiled code that runs "
+                "wherever it is loaded: pass it on only to people who trust you (a models/<method>.pt file is data "
+                "only; docs/security.md).")
     p.add_argument("--checkpoint", required=True, metavar="RUN_DIR",
                    help="output folder of experiments/train.py (or one of its models/<method>.pt files)")
     p.add_argument("--method", choices=METHODS,

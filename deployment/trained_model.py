@@ -5,9 +5,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from torch import nn
 
+from training.engine import checkpoint
 from training.errors import UsageError
 
 
@@ -52,10 +52,12 @@ def load(path: Path, device: str = "cpu") -> TrainedModel:
     import models
 
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
+        saved = checkpoint.load(path)  # weights-only: a file holding more than data is refused unread
         keys = ("method", "config", "class_names", "n_mels", "state_dict")
         if not isinstance(saved, dict) or not all(k in saved for k in keys):
             raise ValueError(f"expected a dict with {', '.join(keys)}")
+    except checkpoint.RefusedFile as e:
+        raise UsageError(f"--checkpoint: {e}") from None
     except Exception as e:  # a file of another kind: say what it is not, not a pickle traceback
         raise UsageError(f"--checkpoint: {path} is not a model file written by train.py (models/<method>.pt): "
                          f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None

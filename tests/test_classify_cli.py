@@ -88,6 +88,8 @@ def test_feeding_the_model_another_feature_reading_is_refused(tiny_run, folder):
     (["{missing}"], "no such file or folder"),
     (["{empty}"], "holds no audio files"),
     (["--csv", "/no/such/dir/p.csv", "{good}"], "--csv: folder /no/such/dir does not exist"),
+    (["--out", "/no/such/dir/p.csv", "{good}"], "--out: folder /no/such/dir does not exist"),
+    (["--hop", "0", "{good}"], "--hop must be > 0 seconds, got 0.0"),
 ])
 def test_user_mistakes_exit_2_with_one_line(tiny_run, folder, tmp_path, args, message):
     (tmp_path / "empty").mkdir()

@@ -21,4 +21,4 @@ def test_two_processes_agree_after_a_step(tmp_path):
     for k in final0:
         assert torch.equal(final0[k], final1[k]), k  # parameters and batch-norm statistics agree
     assert not torch.equal(final0["1.weight"], init0["1.weight"])  # and the step changed them
-    assert torch.load(tmp_path / "stage.pt", weights_only=False)["done"]  # rank 0 wrote the checkpoint
+    assert torch.load(tmp_path / "stage.pt", weights_only=True)["done"]  # rank 0 wrote the checkpoint

@@ -224,6 +224,6 @@ def test_cv10_resumes_in_the_fold_it_was_killed_in(tmp_path, cv10_data, cv10_run
     reference, _ = cv10_run  # the same run, never interrupted
     for name in ("results.csv", "table1.md", "table2.md", "summary.md", "mixtures.csv"):
         assert (out / name).read_text() == (reference / name).read_text(), name
-    a, b = (torch.load(d / "checkpoints" / "fold07-seed0" / "cnn-fc.pt", weights_only=False)["model"]
+    a, b = (torch.load(d / "checkpoints" / "fold07-seed0" / "cnn-fc.pt", weights_only=True)["model"]
             for d in (out, reference))
     assert all(torch.equal(a[k], b[k]) for k in a)

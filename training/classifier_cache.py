@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from audiodata.cache import cache_root
+from training.engine import checkpoint
 from training.engine.files import atomic_write
 
 FORMAT = 1  # bump when the checkpoint layout or the classifier's training changes
@@ -28,6 +29,8 @@ def cached_path(cache_dir: str | None, fingerprint: str, config: str, seed: int,
 
 
 def copy(src: Path, dst: Path) -> None:
-    """Copy ``src`` to ``dst`` atomically (a reader never sees half a file)."""
+    """Copy ``src`` to ``dst`` atomically (a reader never sees half a file), once ``src`` has loaded weights-only
+    (a cache entry holding anything but data is refused, with checkpoint.RefusedFile naming it, and never copied)."""
+    checkpoint.load(src)
     with open(src, "rb") as f:
         atomic_write(dst, lambda out: shutil.copyfileobj(f, out))

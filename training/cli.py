@@ -5,6 +5,7 @@ import sys
 
 from training import options
 from training.engine import distributed, memory
+from training.engine.checkpoint import RefusedFile
 from training.engine.log import Log
 from training.engine.loop import TrainingDiverged
 from training.errors import UsageError
@@ -13,7 +14,7 @@ PROG = "train.py"
 
 
 def main(argv=None) -> int:
-    """Exit codes: 0 done, 1 training diverged, 2 user mistake, 130 interrupted (Ctrl-C)."""
+    """Exit codes: 0 done, 1 training diverged, 2 user mistake or a refused file, 130 interrupted (Ctrl-C)."""
     d = None
     try:
         opts = options.parse(argv)
@@ -24,7 +25,7 @@ def main(argv=None) -> int:
         log(memory.keep_freed_memory())
         protocol.run(opts, d, log)
         return 0
-    except UsageError as e:
+    except (UsageError, RefusedFile) as e:  # RefusedFile: a checkpoint or cache entry that is not plain data
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:

@@ -1,5 +1,7 @@
 """experiments/train.py end to end on the tiny synthetic set: every method, the files it writes, refusals."""
 import json
+import os
+import stat
 
 import matplotlib.image
 import numpy as np
@@ -20,7 +22,11 @@ NAMES = {"cnn-fc": "CNN-FC", "sfe": "SFE", "dfe": "DFE", "dcl": "DCL", "dsl": "D
 @pytest.fixture(scope="module")
 def all_run(tmp_path_factory, train_cache):
     out = tmp_path_factory.mktemp("all") / "run"
-    proc = train(out, train_cache, "--method", "all", "--epochs", "1")
+    previous = os.umask(0o027)  # the run inherits it: test_outputs_follow_the_umask
+    try:
+        proc = train(out, train_cache, "--method", "all", "--epochs", "1")
+    finally:
+        os.umask(previous)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc
 
@@ -76,6 +82,14 @@ def test_every_method_writes_well_formed_results(all_run):
     assert "Table 1" in proc.stdout and "Table 2" in proc.stdout and "done in" in proc.stdout
     assert "dfe: finished earlier" not in proc.stdout  # DCL's stage 1 is the DFE stage, trained once
     assert (out / "train.log").read_text().count("dfe epoch   1/1  loss") == 1
+
+
+def test_outputs_follow_the_umask(all_run):
+    out, _ = all_run
+    paths = list(out.rglob("*"))
+    assert {"results.csv", "figure3.png", "masks.csv", "config.json", "train.log", "dsl.pt"} <= {p.name for p in paths}
+    modes = {str(p.relative_to(out)): stat.S_IMODE(p.stat().st_mode) for p in paths}
+    assert modes == {name: 0o750 if (out / name).is_dir() else 0o640 for name in modes}  # as open() and mkdir() give
 
 
 def test_refuses_to_overwrite_another_run(all_run, train_cache):

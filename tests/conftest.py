@@ -1,4 +1,6 @@
 """Shared test helpers: random op problems, tolerance-aware comparison, the training tests' cache."""
+import warnings
+
 import pytest
 import torch
 
@@ -53,6 +55,16 @@ def large_range_errors(B, C, H, W, dilation, convs, seed=3):
 @pytest.fixture(autouse=True)
 def _deterministic_seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def torch_jvp_decompositions():
+    """torch's forward-mode AD, at its first use in a process, compiles its jvp decompositions with
+    torch.jit.script: 32 DeprecationWarnings (torch 2.13) that are torch's, not this project's. The modules that
+    use forward mode load them here, quietly; a torch.jit.script warning of anything else still shows."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=DeprecationWarning)
+        torch.autograd.forward_ad._maybe_load_decompositions()
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
 from .config import FEATURES
 from .features import features_from_waveform, fit_length
 from .io import AudioReadError
+from .progress import bar as progress_bar
 from .mixing import measured_snr, mix_at_snr, segment_at, segment_offset
 
 _NOISE = {}  # per worker: the noise recordings and mixing settings of a noisy extraction
@@ -101,9 +101,9 @@ def _init_worker(initializer, initargs):
 
 def run(fn, items, *, workers=2, progress=True, desc="features", initializer=None, initargs=()):
     """Yield ``fn(item)`` for each item, in order, computed in ``workers`` processes (in this
-    process when <= 1), with a tqdm bar."""
+    process when <= 1), with a progress bar."""
     items = list(items)
-    with tqdm(total=len(items), desc=desc, unit="clip", disable=not progress, leave=False) as bar:
+    with progress_bar(total=len(items), desc=desc, unit="clip", disable=not progress, leave=False) as bar:
         if workers <= 1 or len(items) < 2:
             with threadpool_limits(1):
                 if initializer is not None:

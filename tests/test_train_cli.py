@@ -79,6 +79,7 @@ def test_every_method_writes_well_formed_results(all_run):
             audiodata.readings.DEFAULT_FEATURES, audiodata.readings.DEFAULT_SNR_REFERENCE)
 
     assert "config: small (default on a CPU" in proc.stdout
+    assert "memory:" not in proc.stdout and "memory:" in (out / "train.log").read_text()  # shown with --verbose
     assert "Table 1" in proc.stdout and "Table 2" in proc.stdout and "done in" in proc.stdout
     assert "dfe: finished earlier" not in proc.stdout  # DCL's stage 1 is the DFE stage, trained once
     assert (out / "train.log").read_text().count("dfe epoch   1/1  loss") == 1

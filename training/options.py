@@ -59,6 +59,7 @@ class Options:
     snr_reference: str = "clip"
     patience: int | None = None  # enhancer stages: stop after this many epochs without a better dev accuracy
     data_seed: int | None = None  # synthetic set: the seed of its clips (None: the first seed)
+    verbose: bool = False  # --verbose: setup details on the terminal too (always in train.log)
 
 
 def parser(prog: str = "train.py") -> argparse.ArgumentParser:
@@ -131,6 +132,9 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
                    help="mixed precision: the training forward passes run under torch.autocast with bfloat16 (CPU "
                    "and CUDA; no GradScaler needed). The dyconv ops compute in float32 on a CPU and in bfloat16 "
                    "with float32 accumulation on a GPU; evaluation stays float32. Default off")
+    p.add_argument("--verbose", action="store_true",
+                   help="also print setup details on the terminal (how the process's memory allocator was set "
+                   "up); they are always in train.log")
     _multi_condition_flags(p)
     return p
 
@@ -243,7 +247,7 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
         seed=protocol["seeds"][0],
         device=device, out=a.out, resume=a.resume, cache_dir=_abs(a.cache_dir), clips_per_class=a.clips_per_class,
         workers=a.workers, amp=a.amp, **protocol, **multi_condition, features=feature_reading(a.features),
-        snr_reference=snr_reference(a.snr_reference), patience=patience)
+        snr_reference=snr_reference(a.snr_reference), patience=patience, verbose=a.verbose)
 
 
 def _protocol_arguments(p: argparse.ArgumentParser) -> None:

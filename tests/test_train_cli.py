@@ -80,7 +80,11 @@ def test_every_method_writes_well_formed_results(all_run):
 
     assert "config: small (default on a CPU" in proc.stdout
     assert "memory:" not in proc.stdout and "memory:" in (out / "train.log").read_text()  # shown with --verbose
-    assert "Table 1" in proc.stdout and "Table 2" in proc.stdout and "done in" in proc.stdout
+    assert "Table 1" in proc.stdout and "Table 2" in proc.stdout
+    done = next(line for line in proc.stdout.splitlines() if line.startswith("done in "))
+    listed = done.split(": ", 1)[1].rsplit(f" in {out}", 1)[0].split(", ")
+    assert listed == sorted(p.name for p in out.iterdir() if p.is_file()) + ["checkpoints/", "models/"]
+    assert {"masks.csv", "training.png", "figure3.png", "config.json", "train.log"} <= set(listed)
     assert "dfe: finished earlier" not in proc.stdout  # DCL's stage 1 is the DFE stage, trained once
     assert (out / "train.log").read_text().count("dfe epoch   1/1  loss") == 1
 

@@ -60,7 +60,7 @@ def test_every_method_writes_well_formed_results(all_run):
             assert float(cell) == pytest.approx(expected, abs=0.006)
 
     image = matplotlib.image.imread(out / "figure3.png")
-    # two rows: clean, noisy, SFE, DCL, DSL side by side, and under the enhancers their masks
+    # columns: clean over noisy, then SFE, DCL, DSL each over its mask
     assert image.ndim == 3 and image.shape[1] > 1.5 * image.shape[0]
     masks = (out / "masks.csv").read_text().splitlines()
     assert [line.split(",")[:2] for line in masks[1:]] == [[m, e] for m in ("sfe", "dfe", "dcl", "dsl")

@@ -67,7 +67,7 @@ def _build_ext_class(build_extension):
     setuptools' editable_wheel points build_temp at a new temporary folder on every ``pip install -e``, so
     ninja never saw its previous objects and every reinstall (e.g. ``-e ".[test]"`` after ``-e .``)
     recompiled everything. In a fixed folder ninja recompiles only the sources (and headers) that changed;
-    the link and the copy into dyconv/ still run (a few seconds)."""
+    the link and the copy into dyconv/ still run."""
 
     class BuildExt(build_extension):
         def finalize_options(self):

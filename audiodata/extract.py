@@ -14,8 +14,8 @@ from threadpoolctl import threadpool_limits
 from .config import FEATURES
 from .features import features_from_waveform, fit_length
 from .io import AudioReadError
-from .progress import bar as progress_bar
 from .mixing import measured_snr, mix_at_snr, segment_at, segment_offset
+from .progress import bar as progress_bar
 
 _NOISE = {}  # per worker: the noise recordings and mixing settings of a noisy extraction
 

@@ -20,9 +20,9 @@ _R_BAR = "| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
 def bar(iterable=None, *, file=None, **kwargs) -> tqdm:
     """A tqdm progress bar (same arguments) on ``file`` (default: stderr) that suits where the output goes."""
     file = sys.stderr if file is None else file
-    is_terminal = getattr(file, "isatty", lambda: False)()
-    return Bar(iterable, file=file, dynamic_ncols=True, **kwargs) if is_terminal else Lines(iterable, file=file,
-                                                                                               **kwargs)
+    if getattr(file, "isatty", lambda: False)():
+        return Bar(iterable, file=file, dynamic_ncols=True, **kwargs)
+    return Lines(iterable, file=file, **kwargs)
 
 
 class Bar(tqdm):

@@ -109,8 +109,9 @@ def run(fn, items, *, workers=2, progress=True, desc="features", initializer=Non
                 if initializer is not None:
                     initializer(*initargs)
                 for item in items:
-                    yield fn(item)
-                    bar.update()
+                    result = fn(item)
+                    bar.update()  # before the yield: a consumer that stops at the last item never resumes us
+                    yield result
             return
         # librosa imports its submodules lazily; do it once here so forked workers inherit them
         features_from_waveform(np.ones(FEATURES.n_fft, np.float32), FEATURES.sample_rate)
@@ -120,8 +121,8 @@ def run(fn, items, *, workers=2, progress=True, desc="features", initializer=Non
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                                  initargs=(initializer, initargs)) as pool:
             for r in pool.map(fn, items, chunksize=chunk):
-                yield r
                 bar.update()
+                yield r
 
 
 def extract_clean(clips, *, cfg=None, workers=2, progress=True):

@@ -1,6 +1,7 @@
 """audiodata/progress.py: a bar on a terminal, plain lines in a file or pipe, no remaining time before a few items."""
 import io
 import re
+import sys
 
 import pytest
 from tqdm import tqdm
@@ -84,3 +85,13 @@ def test_a_terminal_gets_a_bar_redrawn_in_place():
     text = out.getvalue()
     assert text.count("\r") >= 6 and "\n" not in text.rstrip("\n")  # frames 0..5, cleared at the end
     assert "|" in text  # a bar
+
+
+def test_extraction_counts_its_last_item_when_the_consumer_stops_there(monkeypatch):
+    from audiodata import extract
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    results = extract.run(abs, [-1, -2, -3], workers=1, desc="run")
+    assert [next(results) for _ in range(3)] == [1, 2, 3]  # never asks for a fourth
+    results.close()
+    assert _lines(sys.stderr.getvalue())[-1][:3] == (100, 3, 3)

@@ -61,7 +61,7 @@ def _deterministic_seed():
 def _without_torchscript_warnings(load) -> None:
     """Run ``load`` without torch 2.13's DeprecationWarning on every torch.jit.script / script_method call."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="`torch.jit.script(_method)?` is deprecated", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", "`torch.jit.script(_method)?` is deprecated", DeprecationWarning)
         load()
 
 

@@ -1,4 +1,4 @@
-"""training/engine/files.py: atomic writes end with the mode a plain open() gives, and a failed write leaves the old file."""
+"""training/engine/files.py: atomic writes end with the mode open() gives; a failed write leaves the old file."""
 import os
 import stat
 

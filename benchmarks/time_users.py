@@ -21,7 +21,7 @@ import dyconv
 if __package__ in (None, ""):  # run as a file (python benchmarks/time_users.py): the repository root on sys.path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.users import BASELINE, CONTENDERS, ROWS, _output_padding, contenders_for, make_pass
+from benchmarks.users import BASELINE, CONTENDERS, ROWS, contenders_for, make_pass
 from training.engine.memory import allocator_in_use
 
 
@@ -99,14 +99,8 @@ def main(argv=None):
         names = [n for n in contenders_for(p) if a.contenders is None or n in a.contenders or n == BASELINE]
         engine = "-"
         if "dyconv" in names:
-            # A transposed row runs the engine of the conv it transposes: input (B, Cout, Hout, Wout), output x's shape.
-            x_size, w_size = (p.B, p.Cin, p.H, p.W), (p.B, p.Cout, p.Cin // p.groups, p.k, p.k)
-            if p.transposed:
-                op = _output_padding(p)
-                Ho, Wo = ((n - 1) * p.stride - 2 * p.padding + p.dilation * (p.k - 1) + op + 1 for n in (p.H, p.W))
-                x_size, w_size = (p.B, p.Cout, Ho, Wo), (p.B, p.Cin, p.Cout // p.groups, p.k, p.k)
-            engine = os.environ.get("DYCONV_CPU_ENGINE") or dyconv.cpu_engine_for(
-                x_size, w_size, stride=p.stride, padding=p.padding, dilation=p.dilation, groups=p.groups)
+            x_size, w_size, kw = p.engine_args()
+            engine = os.environ.get("DYCONV_CPU_ENGINE") or dyconv.cpu_engine_for(x_size, w_size, **kw)
         results.append((p, engine, time_row(p, names, a.rounds)))
         print(table(results[-1:]).splitlines()[-1], flush=True)
     print(f"\nfwd+bwd float32, {torch.get_num_threads()} threads, {allocator_in_use()}, "

@@ -1,13 +1,13 @@
 """The per-sample convolutions of PyTorch users outside the paper (issue 22), and the ways
 they compute them today, for benchmarks/test_bench_users.py.
 
-Every row is a plain per-sample convolution ``y[b] = F.conv2d(x[b], w[b])`` (no norm). Its
-contenders:
+Every row is a plain per-sample convolution ``y[b] = F.conv2d(x[b], w[b])`` (no norm), or
+``F.conv1d`` for the 1-D rows (``dims=1``: x ``(B, Cin, W)``, H = 1). Its contenders:
 
-- ``dyconv``: ``dyconv.dynamic_conv2d`` (or ``dynamic_conv_transpose2d``);
+- ``dyconv``: ``dyconv.dynamic_conv2d`` (or ``dynamic_conv_transpose2d``, ``dynamic_conv1d``);
 - ``grouped``: the idiom users run, ``F.conv2d(x.reshape(1, B*Cin, H, W),
-  w.reshape(B*Cout, ...), groups=B)``: the baseline of every ratio;
-- ``vmap``: ``torch.func.vmap`` of ``F.conv2d`` over the batch;
+  w.reshape(B*Cout, ...), groups=B)`` (``F.conv1d`` for 1-D rows): the baseline of every ratio;
+- ``vmap``: ``torch.func.vmap`` of ``F.conv2d`` (``F.conv1d``) over the batch;
 - where it applies, the user's own alternative: StyleGAN2's non-fused path (scale x by
   the styles, one dense conv with the shared weight, scale by the demodulation), timm
   CondConv's "convolve with each expert, then combine" (pointwise rows) and, for 1x1
@@ -46,6 +46,7 @@ class Row:
     groups: int = 1
     transposed: bool = False  # then Cin -> Cout is the transposed conv's
     user: str = ""  # the user's own alternative: "stylegan2", "condconv" or ""
+    dims: int = 2  # 1: a 1-D conv (H = 1): x (B, Cin, W), kernel k, F.conv1d and dyconv.dynamic_conv1d
 
     def quick(self) -> Row:
         """A small version (CI: every contender once, in a second or so)."""
@@ -62,15 +63,30 @@ class Row:
         if self.transposed:
             Ho, Wo = self.H, self.W  # the forward conv it is the gradient of runs on the input grid
         else:
-            Ho = (self.H + 2 * self.padding - self.dilation * (self.k - 1) - 1) // self.stride + 1
+            Ho = 1 if self.dims == 1 else (self.H + 2 * self.padding - self.dilation * (self.k - 1) - 1) // self.stride + 1
             Wo = (self.W + 2 * self.padding - self.dilation * (self.k - 1) - 1) // self.stride + 1
-        return 3 * 2 * self.B * self.Cout * self.Cin // self.groups * self.k * self.k * Ho * Wo
+        return 3 * 2 * self.B * self.Cout * self.Cin // self.groups * self.k ** self.dims * Ho * Wo
 
     def label(self) -> str:
         extra = "".join([f" s{self.stride}" if self.stride > 1 else "", f" p{self.padding}" if self.padding else "",
                          f" d{self.dilation}" if self.dilation > 1 else "", f" g{self.groups}" if self.groups > 1 else "",
                          " transposed" if self.transposed else ""])
-        return f"B{self.B} {self.Cin}->{self.Cout} {self.H}x{self.W} k{self.k}{extra}"
+        size = f"L{self.W}" if self.dims == 1 else f"{self.H}x{self.W}"
+        return f"B{self.B} {self.Cin}->{self.Cout} {size} k{self.k}{extra}"
+
+    def engine_args(self) -> tuple:
+        """``(x_size, w_size, kwargs)`` of ``dyconv.cpu_engine_for`` for the engine this row runs (a
+        transposed row: that of the conv it transposes, input (B, Cout, Hout, Wout); a 1-D row: H = 1)."""
+        if self.dims == 1:
+            return ((self.B, self.Cin, 1, self.W), (self.B, self.Cout, self.Cin // self.groups, 1, self.k),
+                    dict(stride=(1, self.stride), padding=(0, self.padding), dilation=(1, self.dilation),
+                         groups=self.groups))
+        kw = dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups)
+        if not self.transposed:
+            return (self.B, self.Cin, self.H, self.W), (self.B, self.Cout, self.Cin // self.groups, self.k, self.k), kw
+        Ho, Wo = ((n - 1) * self.stride - 2 * self.padding + self.dilation * (self.k - 1) + _output_padding(self) + 1
+                  for n in (self.H, self.W))
+        return (self.B, self.Cout, Ho, Wo), (self.B, self.Cin, self.Cout // self.groups, self.k, self.k), kw
 
 
 ROWS = [
@@ -85,13 +101,26 @@ ROWS = [
     Row("dymn-dw", 120, 120, 120, 16, 125, 3, padding=2, dilation=2, groups=120),
     Row("condinst", 200, 10, 8, 100, 136, 1),
     Row("strided", 32, 64, 128, 56, 56, 3, stride=2, padding=1),
+    # 1-D: a TCN / WaveNet stack on one second of 16 kHz audio, per-utterance filters (issue 30)
+    *(Row(f"tcn-d{d}", 32, 256, 256, 1, 16000, 3, padding=d, dilation=d, dims=1) for d in (1, 2, 4, 8)),
 ]
 
 
 def _weight_shape(row: Row):
     if row.transposed:
-        return (row.B, row.Cin, row.Cout // row.groups, row.k, row.k)
-    return (row.B, row.Cout, row.Cin // row.groups, row.k, row.k)
+        return (row.B, row.Cin, row.Cout // row.groups) + (row.k,) * row.dims
+    return (row.B, row.Cout, row.Cin // row.groups) + (row.k,) * row.dims
+
+
+def _spatial(row: Row):
+    return (row.W,) if row.dims == 1 else (row.H, row.W)
+
+
+def _conv(row: Row):
+    """The torch function of one sample's conv: F.conv2d, F.conv_transpose2d or F.conv1d."""
+    if row.dims == 1:
+        return F.conv1d
+    return F.conv_transpose2d if row.transposed else F.conv2d
 
 
 def _output_padding(row: Row) -> int:
@@ -100,8 +129,8 @@ def _output_padding(row: Row) -> int:
 
 def _per_sample_inputs(row: Row, dtype, seed):
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(row.B, row.Cin, row.H, row.W, generator=g, dtype=dtype)
-    fan_in = (row.Cin // row.groups) * row.k * row.k
+    x = torch.randn(row.B, row.Cin, *_spatial(row), generator=g, dtype=dtype)
+    fan_in = (row.Cin // row.groups) * row.k ** row.dims
     w = torch.randn(_weight_shape(row), generator=g, dtype=dtype) / fan_in ** 0.5
     return [x.requires_grad_(), w.requires_grad_()]
 
@@ -112,25 +141,25 @@ def per_sample_reference(row: Row, x, w):
         return torch.cat([F.conv_transpose2d(x[b:b + 1], w[b], stride=row.stride, padding=row.padding,
                                              output_padding=_output_padding(row), groups=row.groups,
                                              dilation=row.dilation) for b in range(row.B)])
-    return torch.cat([F.conv2d(x[b:b + 1], w[b], **row.conv_kwargs()) for b in range(row.B)])
+    return torch.cat([_conv(row)(x[b:b + 1], w[b], **row.conv_kwargs()) for b in range(row.B)])
 
 
 def run_dyconv(row, x, w):
     kw = row.conv_kwargs()
     if row.transposed:
         return dyconv.dynamic_conv_transpose2d(x, w, output_padding=_output_padding(row), **kw)
-    return dyconv.dynamic_conv2d(x, w, **kw)
+    return (dyconv.dynamic_conv1d if row.dims == 1 else dyconv.dynamic_conv2d)(x, w, **kw)
 
 
 def run_grouped(row, x, w):
     B = row.B
-    xg = x.reshape(1, B * row.Cin, row.H, row.W)
+    xg = x.reshape(1, B * row.Cin, *_spatial(row))
     if row.transposed:
         y = F.conv_transpose2d(xg, w.reshape(B * row.Cin, *w.shape[2:]), stride=row.stride, padding=row.padding,
                                output_padding=_output_padding(row), groups=B * row.groups, dilation=row.dilation)
     else:
-        y = F.conv2d(xg, w.reshape(B * row.Cout, *w.shape[2:]), stride=row.stride, padding=row.padding,
-                     dilation=row.dilation, groups=B * row.groups)
+        y = _conv(row)(xg, w.reshape(B * row.Cout, *w.shape[2:]), stride=row.stride, padding=row.padding,
+                       dilation=row.dilation, groups=B * row.groups)
     return y.reshape(B, row.Cout, *y.shape[2:])
 
 
@@ -142,7 +171,7 @@ def run_vmap(row, x, w):
                                       dilation=row.dilation)[0]
     else:
         def one(xb, wb):
-            return F.conv2d(xb[None], wb, **row.conv_kwargs())[0]
+            return _conv(row)(xb[None], wb, **row.conv_kwargs())[0]
     return torch.func.vmap(one)(x, w)
 
 
@@ -216,7 +245,7 @@ BASELINE = "grouped"
 
 def contenders_for(row: Row) -> list[str]:
     names = ["dyconv", "grouped", "vmap"]
-    if row.k == 1 and row.stride == 1 and row.groups == 1 and not row.transposed:
+    if row.k == 1 and row.stride == 1 and row.groups == 1 and not row.transposed and row.dims == 2:
         names.append("bmm")
     if row.user == "stylegan2":
         names.append("stylegan2-nonfused")

@@ -16,6 +16,11 @@ at::Tensor new_grad(bool wanted, const at::Tensor& x, c10::IntArrayRef sizes) {
   return wanted ? new_output(x, sizes) : x.new_empty({0});
 }
 
+at::Tensor in_format_of(const at::Tensor& x, const at::Tensor& t) {
+  if (t.dim() != 4 || x.suggest_memory_format() != at::MemoryFormat::ChannelsLast) return t;
+  return t.contiguous(at::MemoryFormat::ChannelsLast);
+}
+
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> new_norm_act_outputs(
     const ConvGeometry& g, Norm norm, const at::Tensor& x) {
   const int64_t G = stat_groups(norm, g.Cout);

@@ -2,7 +2,7 @@
 normalization, affine and activation, as PyTorch custom ops.
 
 Public functions: :func:`dynamic_conv2d`, :func:`dynamic_conv_norm_act`,
-:func:`dynamic_conv_transpose2d`;
+:func:`dynamic_conv_transpose2d`, :func:`dynamic_conv1d`, :func:`dynamic_conv_transpose1d`;
 plain-PyTorch ground truth in :mod:`dyconv.reference`.
 """
 import importlib.util
@@ -25,11 +25,13 @@ else:  # a plain `pip install -e .`: compiled at first import against the instal
 from dyconv import _autocast, _autograd, _fake, _transpose_autograd  # noqa: F401  (registrations)
 from dyconv import reference
 from dyconv._backend import cuda_available
+from dyconv.conv1d import dynamic_conv1d, dynamic_conv_transpose1d
 from dyconv.engines import cpu_engine_for
 from dyconv.functional import dynamic_conv2d, dynamic_conv_norm_act, dynamic_conv_transpose2d
 
 __all__ = [
-    "dynamic_conv2d", "dynamic_conv_norm_act", "dynamic_conv_transpose2d", "reference", "cuda_available",
+    "dynamic_conv2d", "dynamic_conv_norm_act", "dynamic_conv_transpose2d", "dynamic_conv1d",
+    "dynamic_conv_transpose1d", "reference", "cuda_available",
     "cpu_engine_for",
 ]
 

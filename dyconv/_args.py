@@ -22,6 +22,15 @@ def pair(name: str, value) -> tuple[int, int]:
     raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
 
 
+def single(name: str, value) -> int:
+    """``int`` or a sequence of one int (as ``F.conv1d`` takes them) -> ``int``."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an int or a sequence of one int, got {value!r}")
+    return int(value)
+
+
 def conv_params(kernel_size: tuple[int, int], stride, padding, dilation):
     """Validate stride/padding/dilation the way ``F.conv2d`` accepts them.
 

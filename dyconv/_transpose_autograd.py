@@ -13,6 +13,7 @@ backward is too: no backward op of its own.
 from __future__ import annotations
 
 import torch
+from torch._prims_common import suggest_memory_format
 
 from dyconv import _formulas
 from dyconv._autograd import _OPS
@@ -27,8 +28,11 @@ def _setup_context(ctx, inputs, output):
 
 def _backward(ctx, grad_out):
     x, weight = ctx.saved_tensors
-    return _formulas.conv_transpose_backward(_OPS, x, weight, grad_out, ctx.params, ctx.needs_input_grad[:3],
-                                             ctx.has_bias) + (None,) * 5
+    grad_x, grad_w, grad_b = _formulas.conv_transpose_backward(_OPS, x, weight, grad_out, ctx.params,
+                                                               ctx.needs_input_grad[:3], ctx.has_bias)
+    if grad_x is not None:  # the conv returns grad_out's memory format; the gradient keeps x's
+        grad_x = grad_x.contiguous(memory_format=suggest_memory_format(x))
+    return grad_x, grad_w, grad_b, *(None,) * 5
 
 
 torch.library.register_autograd(

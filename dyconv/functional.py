@@ -10,9 +10,10 @@ from dyconv._backend import check_device
 from dyconv._checks import check_conv, check_norm_act
 
 
-def _check_tensors(op, x, weight, weight_layout):
-    """x and weight are tensors of the right rank; x's device and dtype have kernels."""
-    for name, t, dims, layout in (("x", x, 4, "(B, Cin, H, W)"), ("weight", weight, 5, weight_layout)):
+def check_tensors(op, x, weight, weight_layout, x_layout="(B, Cin, H, W)"):
+    """x and weight are tensors of the right rank (that of their layouts); x's device and dtype have kernels."""
+    for name, t, layout in (("x", x, x_layout), ("weight", weight, weight_layout)):
+        dims = layout.count(",") + 1
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{op}: {name} must be a torch.Tensor, got {type(t).__name__}")
         if t.dim() != dims:  # the kernel size is needed below; same message as the op's
@@ -28,7 +29,7 @@ def _check_tensors(op, x, weight, weight_layout):
 
 def _prepare(op, x, weight, stride, padding, dilation, groups=1):
     """Parse the geometry arguments; returns them as the op takes them."""
-    _check_tensors(op, x, weight, "(B, Cout, Cin, kH, kW)" if groups == 1 else "(B, Cout, Cin / groups, kH, kW)")
+    check_tensors(op, x, weight, "(B, Cout, Cin, kH, kW)" if groups == 1 else "(B, Cout, Cin / groups, kH, kW)")
     stride, padding, dilation, extra = conv_params(weight.shape[3:], stride, padding, dilation)
     if any(extra):  # "same" with an odd total padding: F.conv2d pads the far side one more
         x = F.pad(x, (0, extra[1], 0, extra[0]))
@@ -109,7 +110,7 @@ def dynamic_conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_p
     (the gradient of a strided convolution with respect to its input): ``up=2`` layers of StyleGAN.
     """
     op = "dynamic_conv_transpose2d"
-    _check_tensors(op, x, weight, "(B, Cin, Cout / groups, kH, kW)")
+    check_tensors(op, x, weight, "(B, Cin, Cout / groups, kH, kW)")
     groups = check_groups(groups)
     stride, dilation = pair("stride", stride), pair("dilation", dilation)
     padding, output_padding = pair("padding", padding), pair("output_padding", output_padding)

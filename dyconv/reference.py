@@ -2,7 +2,7 @@
 
 The batch is folded into the groups of one grouped ``F.conv2d`` (sample ``b``
 is group ``b``; with ``groups`` g, group ``b * g + j`` is group ``j`` of sample
-``b``), or of one grouped ``F.conv_transpose2d``, followed by ``F.layer_norm`` / ``F.instance_norm``, the
+``b``), or of one grouped ``F.conv_transpose2d`` (``F.conv1d``, ``F.conv_transpose1d``), followed by ``F.layer_norm`` / ``F.instance_norm``, the
 per-sample affine and the activation. Used by the tests and the benchmarks;
 it shares no code with the kernels except argument parsing.
 """
@@ -80,3 +80,23 @@ def dynamic_conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_p
         dilation,
     )
     return y.reshape(B, Cout_g * groups, y.shape[2], y.shape[3])
+
+
+
+def dynamic_conv1d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1):
+    """Per-sample 1-D convolution: ``out[b] = conv1d(x[b], weight[b], bias[b], groups=groups)`` (B >= 1)."""
+    B, Cin, L = x.shape
+    _, Cout, _, k = weight.shape
+    y = F.conv1d(x.reshape(1, B * Cin, L), weight.reshape(B * Cout, Cin // groups, k),
+                 None if bias is None else bias.reshape(B * Cout), stride, padding, dilation, groups=B * groups)
+    return y.reshape(B, Cout, y.shape[2])
+
+
+def dynamic_conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Per-sample transposed 1-D convolution: ``out[b] = conv_transpose1d(x[b], weight[b], bias[b], ...)`` (B >= 1)."""
+    B, Cin, L = x.shape
+    _, _, Cout_g, k = weight.shape
+    y = F.conv_transpose1d(x.reshape(1, B * Cin, L), weight.reshape(B * Cin, Cout_g, k),
+                           None if bias is None else bias.reshape(-1), stride, padding, output_padding,
+                           B * groups, dilation)
+    return y.reshape(B, Cout_g * groups, y.shape[2])

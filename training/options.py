@@ -59,6 +59,7 @@ class Options:
     snr_reference: str = "clip"
     patience: int | None = None  # enhancer stages: stop after this many epochs without a better dev accuracy
     data_seed: int | None = None  # synthetic set: the seed of its clips (None: the first seed)
+    dfe_from: str | None = None  # --dfe-from: a finished DFE run whose stage DCL takes as its stage 1
     verbose: bool = False  # --verbose: setup details on the terminal too (always in train.log)
 
 
@@ -121,6 +122,10 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
                    help="output folder; must be new or empty unless --resume; default: runs/<method>-<timestamp>/")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in --out from its last checkpoint (same settings required)")
+    p.add_argument("--dfe-from", metavar="RUN_DIR",
+                   help="--method dcl only: take stage 1 (the DFE stage, and the classifier) from the finished DFE "
+                   "run in RUN_DIR, trained with the same settings, instead of training it again; the result is "
+                   "identical to training it here (experiments/study.py uses this)")
     p.add_argument("--cache-dir", metavar="PATH",
                    help="cache of extracted features and of trained classifiers; default: $DYCONV_CACHE or "
                    "~/.cache/dyconv")
@@ -247,7 +252,8 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
         seed=protocol["seeds"][0],
         device=device, out=a.out, resume=a.resume, cache_dir=_abs(a.cache_dir), clips_per_class=a.clips_per_class,
         workers=a.workers, amp=a.amp, **protocol, **multi_condition, features=feature_reading(a.features),
-        snr_reference=snr_reference(a.snr_reference), patience=patience, verbose=a.verbose)
+        snr_reference=snr_reference(a.snr_reference), patience=patience, dfe_from=_abs(a.dfe_from),
+        verbose=a.verbose)
 
 
 def _protocol_arguments(p: argparse.ArgumentParser) -> None:

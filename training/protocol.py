@@ -25,7 +25,7 @@ import audiodata
 import models
 import torch
 
-from training import classifier_cache, multi_condition, rundir
+from training import classifier_cache, multi_condition, rundir, stage1_reuse
 from training.engine import checkpoint, files
 from training.engine.context import Context
 from training.engine.distributed import Dist
@@ -55,6 +55,9 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
     out = Path(d.broadcast(opts.out or rundir.default_out(opts.method)))
     config = rundir.run_config(opts, d.world_size)
     _on_main(d, lambda: rundir.check(out, config, opts.resume))
+    stage1 = {}
+    if opts.dfe_from:
+        _on_main(d, lambda: stage1.update(source=stage1_reuse.check_source(opts.dfe_from, config)))
     if opts.resume:
         log.to_file(out / "train.log")
         log(f"output: {out} (resumed)")
@@ -71,7 +74,7 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
             f"{', '.join(plan.stages)}; checkpoints/<fold>-<seed>/ per part")
     log(multi_condition.describe(opts))
 
-    executor = _Executor(opts, d, log, ctx, plan, out, config)
+    executor = _Executor(opts, d, log, ctx, plan, out, config, stage1.get("source"))
     for part in plan.parts:
         executor.execute(part)
 
@@ -102,8 +105,10 @@ class _Executor:
     """Runs the units of the plan part by part: loads a part's data, trains and evaluates its units, writes
     its manifest (and the figure and models of the main part), releases its noisy sets, marks it done."""
 
-    def __init__(self, opts: Options, d: Dist, log: Log, ctx: Context, plan: Plan, out: Path, config: dict):
+    def __init__(self, opts: Options, d: Dist, log: Log, ctx: Context, plan: Plan, out: Path, config: dict,
+                 stage1_source: dict | None = None):
         self.opts, self.d, self.log, self.ctx, self.plan, self.out, self.config = opts, d, log, ctx, plan, out, config
+        self.stage1_source = stage1_source  # --dfe-from: the source run's config.json (rank 0 only)
         self.noise_names: tuple[str, ...] | None = None
         self.eta_planned = False
 
@@ -117,6 +122,8 @@ class _Executor:
             log(f"=== {part.name}: test fold {part.fold}, dev fold {part.dev_fold}, seed {part.seed} "
                 f"(part {plan.parts.index(part) + 1} of {len(plan.parts)}) ===")
         splits = self._load(part)
+        if opts.dfe_from:
+            self._take_stage1(part, splits.fingerprint)
         ctx = dataclasses.replace(self.ctx, seed=part.seed)
         n_classes, n_mels = len(splits.class_names), audiodata.FEATURES.n_mels
         build = lambda name: models.build(name, opts.config, n_classes, n_mels).to(ctx.device)  # noqa: E731
@@ -153,6 +160,14 @@ class _Executor:
             checkpoint.save_json({"fold": part.fold, "seed": part.seed, "finished": time.strftime(
                 "%Y-%m-%d %H:%M:%S %z")}, part.done_marker)
         self.d.barrier()
+
+    def _take_stage1(self, part: Part, fingerprint: str) -> None:
+        copied = []
+        _on_main(self.d, lambda: copied.extend(stage1_reuse.take(self.opts.dfe_from, self.stage1_source, part,
+                                                                 fingerprint)))
+        if copied:
+            self.log(f"{part.name}: stage 1 (dfe) and the classifier taken from {self.opts.dfe_from} "
+                     f"({', '.join(copied)})")
 
     def _load(self, part: Part):
         opts, d, log = self.opts, self.d, self.log

@@ -41,7 +41,7 @@ def run_config(opts: Options, world_size: int) -> dict:
             "train_noise": list(opts.train_noise), "train_snr": list(opts.train_snr),
             "train_noise_classifier": opts.train_noise_classifier,
             "features": opts.features, "snr_reference": opts.snr_reference, "patience": opts.patience,
-            "data_seed": opts.data_seed,
+            "data_seed": opts.data_seed, **({"dfe_from": opts.dfe_from} if opts.dfe_from else {}),
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}}
 
 

@@ -10,7 +10,7 @@ from training.arguments import ArgumentParser
 
 PROG = "summarize_seeds.py"
 DESCRIPTION = ("Summarise runs of experiments/train.py over seeds: mean ± std, paired differences to CNN-FC with "
-               "95 % intervals.")
+               "95 % intervals, and the verdict on the paper's claims cell by cell (Holm-corrected).")
 
 
 def label(run: Path, method: str) -> str:
@@ -25,24 +25,33 @@ def label(run: Path, method: str) -> str:
 def main(argv=None) -> int:
     p = ArgumentParser(prog=PROG, description=DESCRIPTION)
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders holding results.csv and config.json")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for seeds.md and robustness.png")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for seeds.md, verdict.md and robustness.png")
     a = p.parse_args(argv)
     missing = [r for r in a.runs if not (Path(r) / "results.csv").is_file()]
     if missing:
         print(f"{PROG}: error: no results.csv in {', '.join(missing)} (unfinished runs?)", file=sys.stderr)
         return 2
-    from training.reports import results, seed_summary  # after parsing: --help and flag errors stay fast
-    from training.reports.robustness import robustness_figure
-
     try:
-        rows = seed_summary.collect(a.runs, label)
+        text = summarize(a.runs, Path(a.out))
     except (ValueError, KeyError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    text = seed_summary.seeds_md(rows)
-    out = Path(a.out)
+    print(text)
+    return 0
+
+
+def summarize(runs, out: Path) -> str:
+    """seeds.md, verdict.md and robustness.png of ``runs`` in ``out``; returns seeds.md and verdict.md and where
+    they were written. Raises ValueError / KeyError for runs that do not go together."""
+    from training.reports import results, seed_summary
+    from training.reports.robustness import robustness_figure
+    from training.reports.verdict import verdict_md
+
+    rows = seed_summary.collect(runs, label)
+    text, verdict = seed_summary.seeds_md(rows), verdict_md(rows)
     out.mkdir(parents=True, exist_ok=True)
     (out / "seeds.md").write_text(text)
+    (out / "verdict.md").write_text(verdict)
     robustness_figure(rows, results.noises_of(rows), results.snrs_of(rows), out / "robustness.png", paper=True)
-    print(text + f"\nwritten: {out / 'seeds.md'}, {out / 'robustness.png'}")
-    return 0
+    return (text + "\n" + verdict + f"\nwritten: {out / 'seeds.md'}, {out / 'verdict.md'}, "
+            f"{out / 'robustness.png'}")

@@ -46,7 +46,7 @@ at::Tensor dynamic_conv2d_cpu(const at::Tensor& x_in, const at::Tensor& weight_i
                              }
                            });
   });
-  return y;
+  return in_format_of(x_in, y);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
@@ -83,7 +83,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
                     std::memcpy(dst, dyp + (b * f.Cout + c) * N + n0, (n1 - n0) * sizeof(scalar_t));
                   });
   });
-  return {dx, dw, db};
+  return {in_format_of(x_in, dx), dw, db};
 }
 
 }  // namespace

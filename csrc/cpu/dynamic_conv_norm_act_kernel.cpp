@@ -131,7 +131,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     }
     at::parallel_for(0, g.B * Cout, 1, apply_rows);
   });
-  return {out, y, mean, rstd};
+  return {in_format_of(x_in, out), y, mean, rstd};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act_backward_cpu(
@@ -245,7 +245,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
                   });
     all_sums();
   });
-  return {dx, dw, dscale, dshift};
+  return {in_format_of(x_in, dx), dw, dscale, dshift};
 }
 
 }  // namespace

@@ -61,7 +61,7 @@ at::Tensor dynamic_conv_transpose2d_cpu(const at::Tensor& x_in, const at::Tensor
       }
     });
   });
-  return y;
+  return in_format_of(x_in, y);
 }
 
 }  // namespace

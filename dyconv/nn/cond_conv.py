@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from dyconv.functional import dynamic_conv2d
+from dyconv.nn.padding_mode import check_padding_mode, pad
 
 
 def _pair(v):
@@ -42,11 +43,15 @@ class CondConv2d(nn.Module):
 
     ``forward(x, routing_weights)``: ``routing_weights`` ``(B, num_experts)`` is computed by the
     caller, in timm's EfficientNet blocks ``sigmoid(Linear(global_avg_pool(x)))``.
+
+    ``padding_mode`` (not timm's): ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``, as
+    in ``nn.Conv2d``.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, padding="", dilation=1, groups=1,
-                 bias=False, num_experts=4):
+                 bias=False, num_experts=4, padding_mode="zeros"):
         super().__init__()
+        self.padding_mode = check_padding_mode("CondConv2d", padding_mode)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
         self.padding = _padding(padding, self.kernel_size, self.stride, self.dilation)
@@ -73,10 +78,12 @@ class CondConv2d(nn.Module):
         B = x.shape[0]
         weight = torch.matmul(routing_weights, self.weight).view((B,) + self.weight_shape)
         bias = None if self.bias is None else torch.matmul(routing_weights, self.bias)
-        return dynamic_conv2d(x, weight, bias, stride=self.stride, padding=self.padding,
+        x, padding = pad(x, self.padding_mode, self.kernel_size, self.stride, self.padding, self.dilation)
+        return dynamic_conv2d(x, weight, bias, stride=self.stride, padding=padding,
                               dilation=self.dilation, groups=self.groups)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding!r}, dilation={self.dilation}, groups={self.groups}, "
-                f"bias={self.bias is not None}, num_experts={self.num_experts}")
+                f"bias={self.bias is not None}, num_experts={self.num_experts}"
+                + ("" if self.padding_mode == "zeros" else f", padding_mode={self.padding_mode!r}"))

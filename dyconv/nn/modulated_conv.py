@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dyconv.functional import dynamic_conv2d, dynamic_conv_transpose2d
+from dyconv.nn.padding_mode import check_padding_mode, pad
 
 PATHS = ("auto", "per_sample", "dense")
 _chosen: dict = {}  # (shape, dtype, device, up, grad) -> the faster path, measured on this machine
@@ -41,6 +42,8 @@ class ModulatedConv2d(nn.Module):
         padding: of the convolution; default ``kernel_size // 2`` (up=1) or 0 (up=2).
         eps: added to the squared norm before the reciprocal square root (StyleGAN: 1e-8).
         path: ``"auto"`` (time both once per shape, keep the faster), ``"per_sample"`` or ``"dense"``.
+        padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``, as in ``nn.Conv2d``
+            (up=1; up=2 takes ``"zeros"`` only, as ``nn.ConvTranspose2d``).
 
     Parameter: ``weight`` ``(out_channels, in_channels, k, k)``, standard normal (equalized
     learning rate: the gain 1/sqrt(in_channels * k * k) is applied at run time).
@@ -50,13 +53,14 @@ class ModulatedConv2d(nn.Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size=3, demodulate=True, up=1, padding=None,
-                 eps=1e-8, path="auto"):
+                 eps=1e-8, path="auto", padding_mode="zeros"):
         super().__init__()
         if up not in (1, 2):
             raise ValueError(f"ModulatedConv2d: up must be 1 or 2, got {up!r}")
         if path not in PATHS:
             raise ValueError(f"ModulatedConv2d: path must be one of {', '.join(PATHS)}, got {path!r}")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.padding_mode = check_padding_mode("ModulatedConv2d", padding_mode, transposed=up == 2)
         self.demodulate, self.up, self.eps, self.path = demodulate, up, eps, path
         self.padding = (kernel_size // 2 if up == 1 else 0) if padding is None else padding
         self.gain = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
@@ -74,7 +78,8 @@ class ModulatedConv2d(nn.Module):
         if self.demodulate:
             w = w * torch.rsqrt(w.square().sum((2, 3, 4)) + self.eps)[:, :, None, None, None]
         if self.up == 1:
-            return dynamic_conv2d(x, w, padding=self.padding)
+            x, padding = pad(x, self.padding_mode, (self.kernel_size,) * 2, 1, self.padding, 1)
+            return dynamic_conv2d(x, w, padding=padding)
         return dynamic_conv_transpose2d(x, w.transpose(1, 2), None, 2, self.padding)
 
     def dense(self, x, styles):
@@ -82,7 +87,8 @@ class ModulatedConv2d(nn.Module):
         x = x * styles[:, :, None, None]
         w = self.gain * self.weight
         if self.up == 1:
-            y = F.conv2d(x, w, padding=self.padding)
+            x, padding = pad(x, self.padding_mode, (self.kernel_size,) * 2, 1, self.padding, 1)
+            y = F.conv2d(x, w, padding=padding)
         else:
             y = F.conv_transpose2d(x, w.transpose(0, 1), stride=2, padding=self.padding)
         return y * self._dcoefs(styles)[:, :, None, None] if self.demodulate else y
@@ -90,7 +96,7 @@ class ModulatedConv2d(nn.Module):
     def _choose(self, x, styles):
         grad = torch.is_grad_enabled() and (x.requires_grad or styles.requires_grad or self.weight.requires_grad)
         key = (tuple(x.shape), x.dtype, x.device.type, self.out_channels, self.kernel_size, self.up,
-               self.padding, self.demodulate, grad)
+               self.padding, self.padding_mode, self.demodulate, grad)
         if key not in _chosen:
             _chosen[key] = min(("per_sample", "dense"), key=lambda p: self._time(p, x, styles, grad))
         return _chosen[key]
@@ -120,4 +126,5 @@ class ModulatedConv2d(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"demodulate={self.demodulate}, up={self.up}, padding={self.padding}, path={self.path!r}")
+                f"demodulate={self.demodulate}, up={self.up}, padding={self.padding}, path={self.path!r}"
+                + ("" if self.padding_mode == "zeros" else f", padding_mode={self.padding_mode!r}"))

@@ -3,7 +3,7 @@ paired difference to a baseline with a 95 % Student-t interval over seeds (pairs
 
 Input: the results.csv of each run (training.reports.results), concatenated into one set of rows whose parts are
 the seeds. Clean test, and noisy test as the mean over the noises at each SNR. A method in several runs of the same
-seed (e.g. CNN-FC, which every run evaluates) counts once per seed. The differences are summary.md's table
+seed (e.g. CNN-FC, which every run evaluates) counts once per seed, and must have the same results in each. The differences are summary.md's table
 (training.reports.paired), the figure a run's robustness.png (training.reports.robustness).
 """
 from __future__ import annotations
@@ -18,11 +18,13 @@ from training.reports.paper import display, in_order, paper_rate
 
 def collect(run_dirs, label_of=None) -> list[dict]:
     """The rows of the runs' results.csv as one list, each method's rows under its label (runs of the paper's single
-    split only: a cv10 run has its own summary.md). A (label, seed) in several runs: the last run's rows.
+    split only: a cv10 run has its own summary.md). A (label, seed) in several runs must have the same rows in each
+    (ValueError otherwise: the runs did not share one classifier).
 
     ``label_of(run_dir, method)`` names a method of a run (default: the method itself), e.g. to tell a
     multi-condition DSL from the clean-trained one."""
     found: dict[tuple[str, int], list[dict]] = {}
+    source: dict[tuple[str, int], Path] = {}
     for run in map(Path, run_dirs):
         rows = results.read_results_csv(run / "results.csv")
         if len({r["fold"] for r in rows}) > 1:
@@ -31,8 +33,17 @@ def collect(run_dirs, label_of=None) -> list[dict]:
         for r in rows:
             label = label_of(run, r["method"]) if label_of else r["method"]
             mine.setdefault((label, r["seed"]), []).append({**r, "method": label})
-        found.update(mine)
+        for key, part in mine.items():
+            if key in found and _accuracies(found[key]) != _accuracies(part):
+                raise ValueError(f"{display(key[0])} of seed {key[1]} differs between {source[key]} and {run}: they "
+                                 "did not share one classifier, so their differences are not paired; summarise runs "
+                                 "that reused the same cached classifier")
+            found[key], source[key] = part, run
     return [r for part in found.values() for r in part]
+
+
+def _accuracies(rows) -> list:
+    return sorted((r["split"], r["noise"], r.get("snr_db"), r["accuracy"]) for r in rows)
 
 
 def mean_std(values) -> str:

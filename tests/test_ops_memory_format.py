@@ -1,0 +1,118 @@
+"""Memory format on CPU: a channels_last x gives a channels_last output, and the input gradient keeps x's
+format, for the conv, the fused op and the transposed op, as F.conv2d / F.conv_transpose2d do; values and
+gradients of first and second order against dyconv.reference over {float32, float64} x {contiguous,
+channels_last} (and grad_out in either format); opcheck (fake strides = real ones); torch.compile."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch._prims_common import suggest_memory_format
+
+import dyconv
+from dyconv import reference
+from conftest import assert_close, make_problem
+from test_ops_double_backward import _compare
+
+F64 = torch.float64
+FORMATS = [torch.contiguous_format, torch.channels_last]
+OPS = ["conv", "fused", "transposed"]
+# (B, Cin, H, W, Cout, kernel, stride, padding, dilation, groups): small channels (direct taps in
+# float32), enough for the GEMM engines, strided, depthwise.
+CASES = [
+    (2, 3, 7, 9, 4, 3, 1, 1, 2, 1),
+    (2, 24, 10, 11, 32, 3, 1, 1, 1, 1),
+    (3, 4, 9, 8, 6, 3, 2, 1, 1, 2),
+    (2, 6, 9, 10, 6, 3, 2, 1, 1, 6),
+]
+
+
+def _ids(case):
+    return "-".join(map(str, case))
+
+
+def _problem(case, dtype, op, fmt, seed=0):
+    B, Cin, H, W, Cout, k, s, p, d, g = case
+    x, _, scale, shift, bias = make_problem(B, Cin, H, W, Cout, (k, k), dtype, seed=seed, bias=True)
+    w_shape = (B, Cin, Cout // g, k, k) if op == "transposed" else (B, Cout, Cin // g, k, k)
+    w = torch.randn(w_shape, generator=torch.Generator().manual_seed(seed + 1), dtype=dtype) / (Cin // g * k * k) ** 0.5
+    w.requires_grad_()
+    x = x.detach().to(memory_format=fmt).requires_grad_()
+    kw = dict(stride=s, padding=p, dilation=d, groups=g)
+    if op == "conv":
+        return (x, w, bias), (lambda m: lambda x, w, b: m.dynamic_conv2d(x, w, b, **kw))
+    if op == "fused":
+        return (x, w, scale, shift), (lambda m: lambda *a: m.dynamic_conv_norm_act(*a, norm="instance", **kw))
+    return (x, w, bias), (lambda m: lambda x, w, b: m.dynamic_conv_transpose2d(x, w, b, s, p, s - 1, g, d))
+
+
+def _torch_format(op, x, w, groups):
+    """The memory format of F.conv2d's (F.conv_transpose2d's) output and input gradient on sample 0."""
+    x0 = x[:1].detach().requires_grad_()
+    conv = F.conv_transpose2d if op == "transposed" else F.conv2d
+    y = conv(x0, w[0].detach(), groups=groups)
+    (gx,) = torch.autograd.grad(y, x0, torch.randn_like(y))
+    return suggest_memory_format(y), suggest_memory_format(gx)
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=["contiguous", "channels_last"])
+@pytest.mark.parametrize("dtype", [torch.float32, F64], ids=str)
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_output_and_input_gradient_keep_the_memory_format(case, op, dtype, fmt):
+    inputs, make = _problem(case, dtype, op, fmt)
+    out, ref = make(dyconv)(*inputs), make(reference)(*inputs)
+    want_out_fmt, want_grad_fmt = _torch_format(op, inputs[0], inputs[1], case[-1])
+    assert want_out_fmt == want_grad_fmt == fmt  # what F.conv2d does, the premise of the test
+    assert suggest_memory_format(out) == fmt
+    assert_close(out, ref, dtype, "output")
+    for g_fmt in FORMATS:
+        g = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=dtype).to(memory_format=g_fmt)
+        got, want = torch.autograd.grad(out, inputs, g, retain_graph=True), torch.autograd.grad(ref, inputs, g,
+                                                                                                retain_graph=True)
+        assert suggest_memory_format(got[0]) == fmt, f"grad x with grad_out in {g_fmt}"
+        for i, (a, b) in enumerate(zip(got, want)):
+            assert_close(a, b, dtype, f"grad {i}, grad_out in {g_fmt}")
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("case", CASES[::2], ids=_ids)
+def test_second_order_with_channels_last_matches_reference(case, op):
+    inputs, make = _problem(case, F64, op, torch.channels_last)
+    _compare(lambda *a: make(dyconv)(*a) ** 2, lambda *a: make(reference)(*a) ** 2, inputs, f"{op}, channels_last")
+
+
+def test_opcheck_channels_last():
+    """The fake kernels give the real kernels' strides (torch.library.opcheck compares them)."""
+    x, w, scale, shift, bias = (t.detach() for t in make_problem(2, 3, 7, 6, 4, (3, 3), F64, bias=True))
+    x = x.to(memory_format=torch.channels_last)
+    rg = lambda t: t.clone(memory_format=torch.preserve_format).requires_grad_()  # noqa: E731
+    geo = ([1, 1], [2, 2], [2, 2])
+    ops = torch.ops.dyconv
+    _, conv_out, mean, rstd = ops.dynamic_conv_norm_act(x, w, scale, shift, *geo, "layer", "relu", 1e-5)
+    grad = torch.randn(2, 4, 7, 6, dtype=F64).to(memory_format=torch.channels_last)
+    xt = torch.randn(2, 4, 5, 6, dtype=F64).to(memory_format=torch.channels_last)  # w as (B, Cin=4, Cout=3, 3, 3)
+    for op, args in [
+        (ops.dynamic_conv2d.default, (rg(x), rg(w), rg(bias), *geo)),
+        (ops.dynamic_conv2d_backward.default, (grad, x, w, *geo, [True, True, True])),
+        (ops.dynamic_conv_norm_act.default, (rg(x), rg(w), rg(scale), rg(shift), *geo, "layer", "relu", 1e-5)),
+        (ops.dynamic_conv_norm_act_backward.default,
+         (grad, x, w, scale, shift, conv_out, mean, rstd, *geo, "layer", "relu", [True] * 4)),
+        (ops.dynamic_conv_transpose2d.default, (rg(xt), rg(w), None, [2, 2], [1, 1], [1, 1], [1, 1])),
+    ]:
+        torch.library.opcheck(op, args)
+
+
+def test_torch_compile_keeps_channels_last():
+    torch._dynamo.reset()
+
+    def layer(x, w, scale, shift, bias):
+        y = dyconv.dynamic_conv_norm_act(x, w, scale, shift, dilation=2, norm="layer", activation="relu")
+        return dyconv.dynamic_conv2d(y, w.transpose(1, 2).contiguous(), bias, padding=1)
+
+    x, w, scale, shift, bias = make_problem(2, 3, 8, 9, 3, (3, 3), torch.float32, bias=True)
+    x = x.detach().to(memory_format=torch.channels_last).requires_grad_()
+    got, want = torch.compile(layer, fullgraph=True, backend="aot_eager")(x, w, scale, shift, bias), layer(
+        x, w, scale, shift, bias)
+    assert suggest_memory_format(got) == suggest_memory_format(want) == torch.channels_last
+    assert_close(got, want, torch.float32, "compiled output")
+    (gx,) = torch.autograd.grad(got.sum(), x)
+    assert suggest_memory_format(gx) == torch.channels_last

@@ -58,7 +58,24 @@ def _extensions():
                             extra_compile_args={"cxx": list(b.CXX_FLAGS), "nvcc": list(b.NVCC_FLAGS)}, **common)
     else:
         ext = CppExtension("dyconv._C", sources, extra_compile_args={"cxx": list(b.CXX_FLAGS)}, **common)
-    return [ext], {"build_ext": BuildExtension.with_options(use_ninja=True)}
+    return [ext], {"build_ext": _build_ext_class(BuildExtension)}
+
+
+def _build_ext_class(build_extension):
+    """torch's BuildExtension (ninja), compiling into build/temp-editable in an editable install.
+
+    setuptools' editable_wheel points build_temp at a new temporary folder on every ``pip install -e``, so
+    ninja never saw its previous objects and every reinstall (e.g. ``-e ".[test]"`` after ``-e .``)
+    recompiled everything. In a fixed folder ninja recompiles only the sources (and headers) that changed;
+    the link and the copy into dyconv/ still run."""
+
+    class BuildExt(build_extension):
+        def finalize_options(self):
+            super().finalize_options()
+            if self.editable_mode:
+                self.build_temp = os.path.join(HERE, "build", "temp-editable")
+
+    return BuildExt.with_options(use_ninja=True)
 
 
 class BuildPyWithSources(build_py):

@@ -10,12 +10,12 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
 from .config import FEATURES
 from .features import features_from_waveform, fit_length
 from .io import AudioReadError
 from .mixing import measured_snr, mix_at_snr, segment_at, segment_offset
+from .progress import bar as progress_bar
 
 _NOISE = {}  # per worker: the noise recordings and mixing settings of a noisy extraction
 
@@ -101,16 +101,17 @@ def _init_worker(initializer, initargs):
 
 def run(fn, items, *, workers=2, progress=True, desc="features", initializer=None, initargs=()):
     """Yield ``fn(item)`` for each item, in order, computed in ``workers`` processes (in this
-    process when <= 1), with a tqdm bar."""
+    process when <= 1), with a progress bar."""
     items = list(items)
-    with tqdm(total=len(items), desc=desc, unit="clip", disable=not progress, leave=False) as bar:
+    with progress_bar(total=len(items), desc=desc, unit="clip", disable=not progress, leave=False) as bar:
         if workers <= 1 or len(items) < 2:
             with threadpool_limits(1):
                 if initializer is not None:
                     initializer(*initargs)
                 for item in items:
-                    yield fn(item)
-                    bar.update()
+                    result = fn(item)
+                    bar.update()  # before the yield: a consumer that stops at the last item never resumes us
+                    yield result
             return
         # librosa imports its submodules lazily; do it once here so forked workers inherit them
         features_from_waveform(np.ones(FEATURES.n_fft, np.float32), FEATURES.sample_rate)
@@ -120,8 +121,8 @@ def run(fn, items, *, workers=2, progress=True, desc="features", initializer=Non
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                                  initargs=(initializer, initargs)) as pool:
             for r in pool.map(fn, items, chunksize=chunk):
-                yield r
                 bar.update()
+                yield r
 
 
 def extract_clean(clips, *, cfg=None, workers=2, progress=True):

@@ -3,12 +3,12 @@ segment starts in the recording, the SNR measured after mixing), and rebuilding 
 import math
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .config import FEATURES
 from .datasets import FeatureDataset
 from .extract import mix_clip
 from .features import features_from_waveform
+from .progress import bar as progress_bar
 from .readings import feature_config, snr_reference
 
 FIELDS = ("seed", "test_fold", "noise", "noise_file", "noise_fingerprint", "snr_db", "snr_reference", "clip",
@@ -48,7 +48,7 @@ def rebuild_noisy(manifest_rows, clips, noises, *, features=None, progress=False
     cfg = feature_config(features)
     by_name = {c.name: c for c in clips}
     feats, labels, names = [], [], []
-    for row in tqdm(list(manifest_rows), desc="rebuilding mixtures", unit="clip", disable=not progress,
+    for row in progress_bar(list(manifest_rows), desc="rebuilding mixtures", unit="clip", disable=not progress,
                     leave=False):
         clip = by_name.get(row["clip"])
         if clip is None:

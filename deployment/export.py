@@ -61,7 +61,7 @@ def main(argv=None) -> int:
         return 2
     n_frames = audiodata.FEATURES.n_frames
     print(f"# {trained.method} ({trained.config} config) on {trained.features} features from {trained.path}")
-    print(f"exporting and compiling for {args.device} with AOTInductor (a C++ build: about a minute) ...", flush=True)
+    print(f"exporting and compiling for {args.device} with AOTInductor (a C++ build) ...", flush=True)
     start = time.monotonic()
     try:
         aoti_package.save(trained, n_frames, args.device, out)

@@ -1,4 +1,7 @@
 """Shared test helpers: random op problems, tolerance-aware comparison, the training tests' cache."""
+import importlib
+import warnings
+
 import pytest
 import torch
 
@@ -53,6 +56,26 @@ def large_range_errors(B, C, H, W, dilation, convs, seed=3):
 @pytest.fixture(autouse=True)
 def _deterministic_seed():
     torch.manual_seed(0)
+
+
+def _without_torchscript_warnings(load) -> None:
+    """Run ``load`` without torch 2.13's DeprecationWarning on every torch.jit.script / script_method call."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`torch.jit.script(_method)?` is deprecated", DeprecationWarning)
+        load()
+
+
+# torch's own TorchScript uses put 32 DeprecationWarnings into the test summary that are not this project's (it has
+# no TorchScript): torch.utils.mkldnn, imported by torch.compile, defines its modules with torch.jit.script_method
+# (14), and forward-mode AD compiles its jvp decompositions with torch.jit.script at its first use (18). They are
+# loaded here quietly, so that a TorchScript warning left in the summary comes from somewhere else.
+_without_torchscript_warnings(lambda: importlib.import_module("torch.utils.mkldnn"))  # 25 ms
+
+
+@pytest.fixture(scope="session")
+def torch_jvp_decompositions():
+    """Forward-mode AD's decompositions, loaded quietly (1.3 s: only for the modules that use forward mode)."""
+    _without_torchscript_warnings(torch.autograd.forward_ad._maybe_load_decompositions)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """experiments/export.py end to end: a tiny trained run -> AOTInductor package -> classify.py gives the
 checkpoint's predictions; the package loads with torch and dyconv alone."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,8 @@ def package(tiny_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "sfe.pt2"
     proc = run("export.py", "--checkpoint", tiny_run, "--out", out)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert f"wrote {out}" in proc.stdout and "checked: same probabilities as the checkpoint" in proc.stdout
+    assert re.search(rf"wrote {re.escape(str(out))} \(\d+\.\d MB\) in \d+ s;", proc.stdout)  # measured, not guessed
+    assert "checked: same probabilities as the checkpoint" in proc.stdout
     return out
 
 

@@ -26,6 +26,8 @@ CASES = [
     (1, 3, 3, 3, 4, 5, (9, 9), 1, 4, 1),  # depthwise, kernel larger than the input
 ]
 
+pytestmark = pytest.mark.usefixtures("torch_jvp_decompositions")  # torch's own warnings (conftest)
+
 
 def _ids(case):
     B, Cin, Cout, G, H, W, k, s, p, d = case

@@ -14,6 +14,8 @@ from test_ops_values import ACTIVATIONS, NORMS
 
 F64 = torch.float64
 
+pytestmark = pytest.mark.usefixtures("torch_jvp_decompositions")  # torch's own warnings (conftest)
+
 
 def _rand(shape, seed):
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=F64)

@@ -24,6 +24,8 @@ CASES = [
     (1, 24, 16, 1, 6, 7, (3, 3), 1, 1, 0, 1),  # enough channels for the Winograd / GEMM engines
 ]
 
+pytestmark = pytest.mark.usefixtures("torch_jvp_decompositions")  # torch's own warnings (conftest)
+
 
 def _ids(case):
     B, Cin, Cout, G, H, W, k, s, p, op, d = case

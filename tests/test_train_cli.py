@@ -1,5 +1,7 @@
 """experiments/train.py end to end on the tiny synthetic set: every method, the files it writes, refusals."""
 import json
+import os
+import stat
 
 import matplotlib.image
 import numpy as np
@@ -20,7 +22,11 @@ NAMES = {"cnn-fc": "CNN-FC", "sfe": "SFE", "dfe": "DFE", "dcl": "DCL", "dsl": "D
 @pytest.fixture(scope="module")
 def all_run(tmp_path_factory, train_cache):
     out = tmp_path_factory.mktemp("all") / "run"
-    proc = train(out, train_cache, "--method", "all", "--epochs", "1")
+    previous = os.umask(0o027)  # the run inherits it: test_outputs_follow_the_umask
+    try:
+        proc = train(out, train_cache, "--method", "all", "--epochs", "1")
+    finally:
+        os.umask(previous)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc
 
@@ -54,7 +60,7 @@ def test_every_method_writes_well_formed_results(all_run):
             assert float(cell) == pytest.approx(expected, abs=0.006)
 
     image = matplotlib.image.imread(out / "figure3.png")
-    # two rows: clean, noisy, SFE, DCL, DSL side by side, and under the enhancers their masks
+    # columns: clean over noisy, then SFE, DCL, DSL each over its mask
     assert image.ndim == 3 and image.shape[1] > 1.5 * image.shape[0]
     masks = (out / "masks.csv").read_text().splitlines()
     assert [line.split(",")[:2] for line in masks[1:]] == [[m, e] for m in ("sfe", "dfe", "dcl", "dsl")
@@ -73,9 +79,22 @@ def test_every_method_writes_well_formed_results(all_run):
             audiodata.readings.DEFAULT_FEATURES, audiodata.readings.DEFAULT_SNR_REFERENCE)
 
     assert "config: small (default on a CPU" in proc.stdout
-    assert "Table 1" in proc.stdout and "Table 2" in proc.stdout and "done in" in proc.stdout
+    assert "memory:" not in proc.stdout and "memory:" in (out / "train.log").read_text()  # shown with --verbose
+    assert "Table 1" in proc.stdout and "Table 2" in proc.stdout
+    done = next(line for line in proc.stdout.splitlines() if line.startswith("done in "))
+    listed = done.split(": ", 1)[1].rsplit(f" in {out}", 1)[0].split(", ")
+    assert listed == sorted(p.name for p in out.iterdir() if p.is_file()) + ["checkpoints/", "models/"]
+    assert {"masks.csv", "training.png", "figure3.png", "config.json", "train.log"} <= set(listed)
     assert "dfe: finished earlier" not in proc.stdout  # DCL's stage 1 is the DFE stage, trained once
     assert (out / "train.log").read_text().count("dfe epoch   1/1  loss") == 1
+
+
+def test_outputs_follow_the_umask(all_run):
+    out, _ = all_run
+    paths = list(out.rglob("*"))
+    assert {"results.csv", "figure3.png", "masks.csv", "config.json", "train.log", "dsl.pt"} <= {p.name for p in paths}
+    modes = {str(p.relative_to(out)): stat.S_IMODE(p.stat().st_mode) for p in paths}
+    assert modes == {name: 0o750 if (out / name).is_dir() else 0o640 for name in modes}  # as open() and mkdir() give
 
 
 def test_refuses_to_overwrite_another_run(all_run, train_cache):

@@ -21,8 +21,8 @@ def main(argv=None) -> int:
         d = distributed.from_environment(opts.device)
         from training import protocol  # after parsing: --help and flag errors stay fast
 
-        log = Log(enabled=d.is_main)
-        log(memory.keep_freed_memory())
+        log = Log(enabled=d.is_main, verbose=opts.verbose)
+        log.detail(memory.keep_freed_memory())
         protocol.run(opts, d, log)
         return 0
     except (UsageError, RefusedFile) as e:  # RefusedFile: a checkpoint or cache entry that is not plain data

@@ -60,6 +60,7 @@ class Options:
     patience: int | None = None  # enhancer stages: stop after this many epochs without a better dev accuracy
     data_seed: int | None = None  # synthetic set: the seed of its clips (None: the first seed)
     dfe_from: str | None = None  # --dfe-from: a finished DFE run whose stage DCL takes as its stage 1
+    verbose: bool = False  # --verbose: setup details on the terminal too (always in train.log)
 
 
 def parser(prog: str = "train.py") -> argparse.ArgumentParser:
@@ -136,6 +137,9 @@ def parser(prog: str = "train.py") -> argparse.ArgumentParser:
                    help="mixed precision: the training forward passes run under torch.autocast with bfloat16 (CPU "
                    "and CUDA; no GradScaler needed). The dyconv ops compute in float32 on a CPU and in bfloat16 "
                    "with float32 accumulation on a GPU; evaluation stays float32. Default off")
+    p.add_argument("--verbose", action="store_true",
+                   help="also print setup details on the terminal (how the process's memory allocator was set "
+                   "up); they are always in train.log")
     _multi_condition_flags(p)
     return p
 
@@ -248,7 +252,8 @@ def parse(argv=None, cuda_available: bool | None = None, world_size: int | None 
         seed=protocol["seeds"][0],
         device=device, out=a.out, resume=a.resume, cache_dir=_abs(a.cache_dir), clips_per_class=a.clips_per_class,
         workers=a.workers, amp=a.amp, **protocol, **multi_condition, features=feature_reading(a.features),
-        snr_reference=snr_reference(a.snr_reference), patience=patience, dfe_from=_abs(a.dfe_from))
+        snr_reference=snr_reference(a.snr_reference), patience=patience, dfe_from=_abs(a.dfe_from),
+        verbose=a.verbose)
 
 
 def _protocol_arguments(p: argparse.ArgumentParser) -> None:

@@ -86,10 +86,14 @@ def run(opts: Options, d: Dist, log: Log) -> Path:
         log(results.table2(rows, noises, audiodata.SNRS_DB))
         if len(plan.parts) > 1:
             log(summary_md(rows, noises, audiodata.SNRS_DB))
-    written = ["results.csv", "table1.md", "table2.md"] + (["summary.md"] if len(plan.parts) > 1 else [])
-    written += ["robustness.png", "mixtures.csv", "figure3.png"]
-    log(f"done in {duration(time.perf_counter() - t_start)}: {', '.join(written)} in {out}")
+        log(f"done in {duration(time.perf_counter() - t_start)}: {_contents(out)} in {out}")
     return out
+
+
+def _contents(out: Path) -> str:
+    """What the run wrote, as the folder holds it: its files, then its folders (no list kept by hand to forget one)."""
+    entries = sorted(p for p in out.iterdir() if not p.name.startswith("."))  # not a crashed write's temporary
+    return ", ".join([p.name for p in entries if p.is_file()] + [f"{p.name}/" for p in entries if p.is_dir()])
 
 
 def _folds_text(plan: Plan) -> str:

@@ -2,17 +2,24 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 
 
 def atomic_write(path: Path, write) -> None:
-    """Write via a temporary file in the same folder, then rename over ``path``: a crash leaves the old file."""
+    """Write via a temporary file in the same folder, then rename over ``path``: a crash leaves the old file.
+
+    The file ends with the mode a plain ``open(path, "w")`` gives: an existing file's mode, else 0666 less the
+    umask (tempfile.mkstemp would leave every output owner-only)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the kernel applies the umask, as open() does
     try:
         with os.fdopen(fd, "wb") as f:
+            if path.exists():
+                os.fchmod(f.fileno(), stat.S_IMODE(path.stat().st_mode))
             write(f)
             f.flush()
             os.fsync(f.fileno())

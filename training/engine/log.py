@@ -6,10 +6,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from audiodata import progress
+
 
 class Log:
-    def __init__(self, enabled: bool = True):
+    def __init__(self, enabled: bool = True, verbose: bool = False):
         self.enabled = enabled
+        self.verbose = verbose  # detail() lines on the terminal too
         self.path: Path | None = None
         self._pending: list[str] = []  # lines logged before the output folder existed
 
@@ -20,10 +23,11 @@ class Log:
             self._append(self._pending)
             self._pending = []
 
-    def __call__(self, message: str = "") -> None:
+    def __call__(self, message: str = "", terminal: bool = True) -> None:
         if not self.enabled:
             return
-        tqdm.write(message)
+        if terminal:
+            tqdm.write(message)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         lines = [f"{stamp} {line}" for line in message.splitlines() or [""]]
         if self.path is None:
@@ -31,13 +35,18 @@ class Log:
         else:
             self._append(lines)
 
+    def detail(self, message: str) -> None:
+        """A line for train.log that the terminal shows only when verbose (train.py --verbose)."""
+        self(message, terminal=self.verbose)
+
     def _append(self, lines: list[str]) -> None:
         with open(self.path, "a") as f:
             f.writelines(line + "\n" for line in lines)
 
     def bar(self, iterable=None, **kwargs):
-        """A tqdm bar on rank 0; silent elsewhere."""
-        return tqdm(iterable, disable=not self.enabled, dynamic_ncols=True, **kwargs)
+        """A progress bar on rank 0 (plain lines when stderr is not a terminal: audiodata/progress.py); silent
+        elsewhere."""
+        return progress.bar(iterable, disable=not self.enabled, **kwargs)
 
 
 def duration(seconds: float) -> str:

@@ -15,8 +15,9 @@ from training.reports.paper import METHODS
 
 PAPER_EPOCHS = 100  # paper §4: 100 epochs, batch 64, Adam, lr 0.001
 # --config small: chosen so that the default CPU run of one method (classifier + enhancer + the evaluation)
-# takes about 5 minutes on 2 cores from an empty cache; the enhancer gets 6 epochs because its mask
-# starts at sigmoid(LN(.)) ~ 0.5 and needs about four to recover the classifier's dev accuracy (docs/masks.md).
+# takes minutes on 2 cores (DSL from an empty cache: 6 min 48 s, README); the enhancer stages were first given 6
+# epochs because the mask starts at sigmoid(LN(.)) ~ 0.5 and needs about four to recover the classifier's dev
+# accuracy (docs/masks.md), then up to 10 with early stopping (below).
 SMALL_CLASSIFIER_EPOCHS = 3
 # each enhancer stage: at most SMALL_ENHANCER_EPOCHS, stopped early when dev accuracy has not improved for
 # SMALL_PATIENCE epochs (dev accuracy was still rising at epoch 6 in 8 of the 12 enhancer stages of the issue-14

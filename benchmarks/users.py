@@ -85,6 +85,15 @@ ROWS = [
     Row("dymn-dw", 120, 120, 120, 16, 125, 3, padding=2, dilation=2, groups=120),
     Row("condinst", 200, 10, 8, 100, 136, 1),
     Row("strided", 32, 64, 128, 56, 56, 3, stride=2, padding=1),
+    # A CondConv EfficientNet-B0's last stages at 128x128 images (issue 29): small per-sample maps.
+    Row("effnet-pw8-up", 16, 112, 672, 8, 8, 1, user="condconv"),
+    Row("effnet-pw8-down", 16, 672, 112, 8, 8, 1, user="condconv"),
+    Row("effnet-pw4-up", 16, 192, 1152, 4, 4, 1, user="condconv"),
+    Row("effnet-pw4-down", 16, 1152, 320, 4, 4, 1, user="condconv"),
+    Row("effnet-dw8-k5", 16, 672, 672, 8, 8, 5, padding=2, groups=672),
+    Row("effnet-dw8-k5-s2", 16, 672, 672, 8, 8, 5, stride=2, padding=2, groups=672),
+    Row("effnet-dw4-k3", 16, 1152, 1152, 4, 4, 3, padding=1, groups=1152),
+    Row("effnet-dw4-k5", 16, 1152, 1152, 4, 4, 5, padding=2, groups=1152),
 ]
 
 

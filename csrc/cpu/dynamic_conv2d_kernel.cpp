@@ -77,10 +77,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
       return;
     }
     const Conv<scalar_t> conv(f);
-    if (conv.grads_need_zeros()) {
-      if (mask[0]) dx.zero_();
-      if (mask[1]) dw.zero_();
-    }
     const int64_t N = f.N();
     conv.backward(x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
                   mask[0] ? dx.mutable_data_ptr<scalar_t>() : nullptr,

@@ -44,7 +44,6 @@ at::Tensor dynamic_conv_transpose2d_cpu(const at::Tensor& x_in, const at::Tensor
       depthwise_backward<T>(f, nullptr, w.const_data_ptr<T>(), xp, yp, nullptr);
     } else {
       const Conv<T> conv(f);
-      if (conv.grads_need_zeros()) y.zero_();
       const int64_t N = f.N();
       // The conv input is only read for a weight gradient: none is asked for here.
       conv.backward(yp, w.const_data_ptr<T>(), yp, nullptr,

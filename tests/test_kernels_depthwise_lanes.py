@@ -28,14 +28,11 @@ def _ids(c):
 
 
 @pytest.fixture(params=ISAS, ids=lambda i: i or "widest")
-def isa(request, monkeypatch):
+def isa(request, monkeypatch, two_threads):
     """A version the CPU cannot run falls back to the widest it can; two threads split the lane blocks."""
     if request.param:
         monkeypatch.setenv("DYCONV_CPU_ISA", request.param)
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield request.param
-    torch.set_num_threads(before)
+    return request.param
 
 
 def _problem(case, dtype):

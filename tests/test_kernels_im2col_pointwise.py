@@ -22,12 +22,8 @@ CASES = [
 
 
 @pytest.fixture
-def im2col(monkeypatch):
+def im2col(monkeypatch, two_threads):
     monkeypatch.setenv("DYCONV_CPU_ENGINE", "im2col")
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)

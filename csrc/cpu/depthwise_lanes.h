@@ -93,71 +93,34 @@ struct Plan {
         W(f.W), Wout(f.Wout), kW(f.kW) {}
 };
 
-// The kernels on lane buffers: x (H * W, VW), y and dy (Hout * Wout, VW), weights (kH * kW, VW), bias (VW).
+// The one kernel on lane buffers (x (H * W, VW), y and dy (Hout * Wout, VW), weights and their gradient
+// (kH * kW, VW)): out (rows.size x ncols, VW) with
+//   out[i][j] = init[i][j] + sum over r in rows[i], c in cols[j] of a[rows.first[r]][cols.first[c]] *
+//               b[rows.second[r]][cols.second[c]]
+// (a and b rows lda and ldb vectors long; init null: 0). Its three uses (by_out, by_in, by_tap of Axis):
+//   forward       y  = bias + sum w[kh][kw] * x[iy][ix]      over the taps of each output pixel;
+//   input grad    dx = (dx) + sum w[kh][kw] * dy[oy][ox]     over the outputs each input pixel feeds;
+//   weight grad   dw = sum dy[oy][ox] * x[iy][ix]            over the pixels of each tap.
 // always_inline: compiled inside each ISA's entry point below.
-
-// y = the convolution of x with w, plus b.
 template <typename T, int VW>
-__attribute__((always_inline)) inline void forward(const Plan& p, const T* xl, const T* wl, const T* bl, T* yl) {
+__attribute__((always_inline)) inline void sum_pairs(const Pairs& rows, const Pairs& cols, const T* a, int64_t lda,
+                                                     const T* b, int64_t ldb, const T* init, int64_t init_step,
+                                                     T* out) {
   typedef T V __attribute__((vector_size(VW * sizeof(T)), may_alias));
-  const V* x = reinterpret_cast<const V*>(xl);
-  const V* w = reinterpret_cast<const V*>(wl);
-  V* y = reinterpret_cast<V*>(yl);
-  const V b = *reinterpret_cast<const V*>(bl);
-  const Pairs &rows = p.h.by_out, &cols = p.w.by_out;
-  const int64_t Hout = int64_t(rows.start.size()) - 1;
-  for (int64_t oy = 0; oy < Hout; ++oy)
-    for (int64_t ox = 0; ox < p.Wout; ++ox) {
-      V acc = b;
-      for (int32_t r = rows.start[oy]; r < rows.start[oy + 1]; ++r) {
-        const V* xr = x + rows.second[r] * p.W;
-        const V* wr = w + rows.first[r] * p.kW;
-        for (int32_t c = cols.start[ox]; c < cols.start[ox + 1]; ++c) acc += wr[cols.first[c]] * xr[cols.second[c]];
+  const V* av = reinterpret_cast<const V*>(a);
+  const V* bv = reinterpret_cast<const V*>(b);
+  const V* iv = reinterpret_cast<const V*>(init);
+  V* o = reinterpret_cast<V*>(out);
+  const int64_t nrows = int64_t(rows.start.size()) - 1, ncols = int64_t(cols.start.size()) - 1;
+  for (int64_t i = 0; i < nrows; ++i)
+    for (int64_t j = 0; j < ncols; ++j) {
+      V acc = iv ? iv[(i * ncols + j) * init_step] : V{};
+      for (int32_t r = rows.start[i]; r < rows.start[i + 1]; ++r) {
+        const V* ar = av + rows.first[r] * lda;
+        const V* br = bv + rows.second[r] * ldb;
+        for (int32_t c = cols.start[j]; c < cols.start[j + 1]; ++c) acc += ar[cols.first[c]] * br[cols.second[c]];
       }
-      y[oy * p.Wout + ox] = acc;
-    }
-}
-
-// dx (= or += when accumulate) the input gradient of forward from dy.
-template <typename T, int VW>
-__attribute__((always_inline)) inline void input_grad(const Plan& p, const T* dyl, const T* wl, T* dxl,
-                                                      bool accumulate) {
-  typedef T V __attribute__((vector_size(VW * sizeof(T)), may_alias));
-  const V* dy = reinterpret_cast<const V*>(dyl);
-  const V* w = reinterpret_cast<const V*>(wl);
-  V* dx = reinterpret_cast<V*>(dxl);
-  const Pairs &rows = p.h.by_in, &cols = p.w.by_in;
-  const int64_t H = int64_t(rows.start.size()) - 1;
-  for (int64_t iy = 0; iy < H; ++iy)
-    for (int64_t ix = 0; ix < p.W; ++ix) {
-      V acc = accumulate ? dx[iy * p.W + ix] : V{};
-      for (int32_t r = rows.start[iy]; r < rows.start[iy + 1]; ++r) {
-        const V* dyr = dy + rows.second[r] * p.Wout;
-        const V* wr = w + rows.first[r] * p.kW;
-        for (int32_t c = cols.start[ix]; c < cols.start[ix + 1]; ++c) acc += wr[cols.first[c]] * dyr[cols.second[c]];
-      }
-      dx[iy * p.W + ix] = acc;
-    }
-}
-
-// dw = the weight gradient of forward from dy and x.
-template <typename T, int VW>
-__attribute__((always_inline)) inline void weight_grad(const Plan& p, const T* xl, const T* dyl, T* dwl) {
-  typedef T V __attribute__((vector_size(VW * sizeof(T)), may_alias));
-  const V* x = reinterpret_cast<const V*>(xl);
-  const V* dy = reinterpret_cast<const V*>(dyl);
-  V* dw = reinterpret_cast<V*>(dwl);
-  const Pairs &rows = p.h.by_tap, &cols = p.w.by_tap;
-  const int64_t kH = int64_t(rows.start.size()) - 1;
-  for (int64_t kh = 0; kh < kH; ++kh)
-    for (int64_t kw = 0; kw < p.kW; ++kw) {
-      V acc{};
-      for (int32_t r = rows.start[kh]; r < rows.start[kh + 1]; ++r) {
-        const V* dyr = dy + rows.first[r] * p.Wout;
-        const V* xr = x + rows.second[r] * p.W;
-        for (int32_t c = cols.start[kw]; c < cols.start[kw + 1]; ++c) acc += dyr[cols.first[c]] * xr[cols.second[c]];
-      }
-      dw[kh * p.kW + kw] = acc;
+      o[i * ncols + j] = acc;
     }
 }
 
@@ -224,22 +187,15 @@ __attribute__((always_inline)) inline void from_lanes(const T* src, int64_t n, i
 template <typename T>
 struct Kernels {
   int vw;  // lanes
-  void (*forward)(const Plan&, const T*, const T*, const T*, T*);
-  void (*input_grad)(const Plan&, const T*, const T*, T*, bool);
-  void (*weight_grad)(const Plan&, const T*, const T*, T*);
+  void (*sum_pairs)(const Pairs&, const Pairs&, const T*, int64_t, const T*, int64_t, const T*, int64_t, T*);
   void (*to_lanes)(const T*, int64_t, int64_t, int64_t, T*);
   void (*from_lanes)(const T*, int64_t, int64_t, T*, int64_t);
 };
 
 #define DYCONV_LANES_ENTRIES(T, VW, suffix, attr)                                                                   \
-  attr inline void forward_##suffix(const Plan& p, const T* x, const T* w, const T* b, T* y) {                     \
-    forward<T, VW>(p, x, w, b, y);                                                                                 \
-  }                                                                                                                \
-  attr inline void input_grad_##suffix(const Plan& p, const T* dy, const T* w, T* dx, bool acc) {                  \
-    input_grad<T, VW>(p, dy, w, dx, acc);                                                                          \
-  }                                                                                                                \
-  attr inline void weight_grad_##suffix(const Plan& p, const T* x, const T* dy, T* dw) {                           \
-    weight_grad<T, VW>(p, x, dy, dw);                                                                              \
+  attr inline void sum_pairs_##suffix(const Pairs& rows, const Pairs& cols, const T* a, int64_t lda, const T* b,  \
+                                      int64_t ldb, const T* init, int64_t init_step, T* out) {                     \
+    sum_pairs<T, VW>(rows, cols, a, lda, b, ldb, init, init_step, out);                                            \
   }                                                                                                                \
   attr inline void to_lanes_##suffix(const T* src, int64_t ps, int64_t n, int64_t nl, T* dst) {                    \
     to_lanes<T, VW>(src, ps, n, nl, dst);                                                                          \
@@ -254,8 +210,7 @@ DYCONV_LANES_ENTRIES(float, 8, avx2, __attribute__((target("arch=x86-64-v3,tune=
 DYCONV_LANES_ENTRIES(float, 4, float_baseline, )
 DYCONV_LANES_ENTRIES(double, 4, double_generic, )
 #undef DYCONV_LANES_ENTRIES
-#define DYCONV_LANES_KERNELS(VW, suffix) \
-  {VW, forward_##suffix, input_grad_##suffix, weight_grad_##suffix, to_lanes_##suffix, from_lanes_##suffix}
+#define DYCONV_LANES_KERNELS(VW, suffix) {VW, sum_pairs_##suffix, to_lanes_##suffix, from_lanes_##suffix}
 
 template <typename T>
 Kernels<T> kernels() {
@@ -291,7 +246,7 @@ void depthwise_lanes_forward(const ConvGeometry& f, const T* x, const T* w, cons
       for (int64_t m = 0; m < M; ++m) {
         k.to_lanes(w + (p0 * M + m) * taps, M * taps, taps, nl, wl.data());
         if (bias) k.to_lanes(bias + p0 * M + m, M, 1, nl, bl.data());
-        k.forward(p, xl.data(), wl.data(), bl.data(), yl.data());
+        k.sum_pairs(p.h.by_out, p.w.by_out, wl.data(), p.kW, xl.data(), p.W, bl.data(), 0, yl.data());
         k.from_lanes(yl.data(), N, nl, y + (p0 * M + m) * N, M * N);
       }
     }
@@ -316,10 +271,11 @@ void depthwise_lanes_backward(const ConvGeometry& f, const T* x, const T* w, con
         k.to_lanes(dy + (p0 * M + m) * N, M * N, N, nl, dyl.data());
         if (dx) {
           k.to_lanes(w + (p0 * M + m) * taps, M * taps, taps, nl, wl.data());
-          k.input_grad(p, dyl.data(), wl.data(), dxl.data(), m > 0);
+          k.sum_pairs(p.h.by_in, p.w.by_in, wl.data(), p.kW, dyl.data(), p.Wout, m > 0 ? dxl.data() : nullptr, 1,
+                      dxl.data());
         }
         if (dw) {
-          k.weight_grad(p, xl.data(), dyl.data(), dwl.data());
+          k.sum_pairs(p.h.by_tap, p.w.by_tap, dyl.data(), p.Wout, xl.data(), p.W, nullptr, 0, dwl.data());
           k.from_lanes(dwl.data(), taps, nl, dw + (p0 * M + m) * taps, M * taps);
         }
       }

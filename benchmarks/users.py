@@ -103,6 +103,15 @@ ROWS = [
     Row("strided", 32, 64, 128, 56, 56, 3, stride=2, padding=1),
     # 1-D: a TCN / WaveNet stack on one second of 16 kHz audio, per-utterance filters (issue 30)
     *(Row(f"tcn-d{d}", 32, 256, 256, 1, 16000, 3, padding=d, dilation=d, dims=1) for d in (1, 2, 4, 8)),
+    # A CondConv EfficientNet-B0's last stages at 128x128 images (issue 29): small per-sample maps.
+    Row("effnet-pw8-up", 16, 112, 672, 8, 8, 1, user="condconv"),
+    Row("effnet-pw8-down", 16, 672, 112, 8, 8, 1, user="condconv"),
+    Row("effnet-pw4-up", 16, 192, 1152, 4, 4, 1, user="condconv"),
+    Row("effnet-pw4-down", 16, 1152, 320, 4, 4, 1, user="condconv"),
+    Row("effnet-dw8-k5", 16, 672, 672, 8, 8, 5, padding=2, groups=672),
+    Row("effnet-dw8-k5-s2", 16, 672, 672, 8, 8, 5, stride=2, padding=2, groups=672),
+    Row("effnet-dw4-k3", 16, 1152, 1152, 4, 4, 3, padding=1, groups=1152),
+    Row("effnet-dw4-k5", 16, 1152, 1152, 4, 4, 5, padding=2, groups=1152),
 ]
 
 

@@ -29,6 +29,15 @@ def assert_close(actual, expected, dtype, what=""):
     )
 
 
+@pytest.fixture
+def two_threads():
+    """Two intra-op threads for the test (kernels that split samples or blocks between threads), restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
 def large_range_errors(B, C, H, W, dilation, convs, seed=3):
     """Float32 error of each dynamic_conv2d-like callable in `convs` (name -> conv(x, w, **kw), run
     as the caller's environment has it) on inputs and filters spanning 6 and 4 orders of magnitude

@@ -58,9 +58,6 @@ struct Conv {
   // The shifted engine, with direct taps or a GEMM per tap.
   bool shifted() const { return engine == Engine::Shifted || engine == Engine::Direct; }
 
-  // dx and dw must be zero-filled before backward().
-  bool grads_need_zeros() const { return engine == Engine::Im2col; }
-
   // y (B, Cout, Hout, Wout) = conv; epilogue(b, t, n0, n1) after output tile t
   // (pixels [n0, n1) of sample b) is written.
   template <typename Epilogue>

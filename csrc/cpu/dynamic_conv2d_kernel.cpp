@@ -2,7 +2,8 @@
 //
 // groups > 1: the engines see each (sample, group) as a sample of its own
 // (ConvGeometry::folded(), no copies); depthwise layers (groups == Cin) take
-// their own direct kernel where strided (cpu/depthwise_conv.h).
+// their own kernels on small maps (cpu/depthwise_lanes.h) and where strided
+// (cpu/depthwise_conv.h).
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -12,6 +13,7 @@
 #include "checks.h"
 #include "cpu/conv.h"
 #include "cpu/depthwise_conv.h"
+#include "cpu/depthwise_lanes.h"
 #include "outputs.h"
 
 namespace dyconv::cpu {
@@ -31,6 +33,10 @@ at::Tensor dynamic_conv2d_cpu(const at::Tensor& x_in, const at::Tensor& weight_i
     const scalar_t* bp = has_bias ? bias.const_data_ptr<scalar_t>() : nullptr;
     scalar_t* yp = y.mutable_data_ptr<scalar_t>();
     const ConvGeometry f = g.folded();
+    if (depthwise_lanes_applies(g)) {
+      depthwise_lanes_forward<scalar_t>(f, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), bp, yp);
+      return;
+    }
     if (depthwise_applies(g)) {
       depthwise_forward<scalar_t>(f, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), bp, yp);
       return;
@@ -64,17 +70,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv2d_backward_cpu", [&] {
     const ConvGeometry f = g.folded();
     const scalar_t* dyp = dy.const_data_ptr<scalar_t>();
-    if (depthwise_applies(g)) {
-      depthwise_backward<scalar_t>(f, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), dyp,
-                                   mask[0] ? dx.mutable_data_ptr<scalar_t>() : nullptr,
-                                   mask[1] ? dw.mutable_data_ptr<scalar_t>() : nullptr);
+    if (depthwise_lanes_applies(g) || depthwise_applies(g)) {
+      auto* backward = depthwise_lanes_applies(g) ? &depthwise_lanes_backward<scalar_t> : &depthwise_backward<scalar_t>;
+      backward(f, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), dyp,
+               mask[0] ? dx.mutable_data_ptr<scalar_t>() : nullptr, mask[1] ? dw.mutable_data_ptr<scalar_t>() : nullptr);
       return;
     }
     const Conv<scalar_t> conv(f);
-    if (conv.grads_need_zeros()) {
-      if (mask[0]) dx.zero_();
-      if (mask[1]) dw.zero_();
-    }
     const int64_t N = f.N();
     conv.backward(x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
                   mask[0] ? dx.mutable_data_ptr<scalar_t>() : nullptr,

@@ -222,10 +222,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     // the conv of each (sample, group) as a sample (f; its sample bf is sample bf / groups).
     const ConvGeometry f = g.folded();
     const Conv<T> conv(f);
-    if (conv.grads_need_zeros()) {
-      if (mask[0]) dx.zero_();
-      if (mask[1]) dw.zero_();
-    }
     conv.backward(x.const_data_ptr<T>(), w.const_data_ptr<T>(),
                   mask[0] ? dx.mutable_data_ptr<T>() : nullptr,
                   mask[1] ? dw.mutable_data_ptr<T>() : nullptr,

@@ -3,7 +3,7 @@
 // A transposed convolution is the input gradient of the convolution it
 // transposes: y = conv_transpose(x, w) is dx of conv(y', w) with dy := x. So
 // this runs the backward input-gradient pass of the engines of cpu/conv.h (or
-// of the depthwise kernel) with x as the output gradient; no engine of its own.
+// of a depthwise kernel) with x as the output gradient; no engine of its own.
 // Its gradients are the forward conv (for x) and the conv weight gradient (for
 // weight), both ops already (dyconv/_autograd.py).
 #include <ATen/ATen.h>
@@ -15,6 +15,7 @@
 #include "checks.h"
 #include "cpu/conv.h"
 #include "cpu/depthwise_conv.h"
+#include "cpu/depthwise_lanes.h"
 #include "outputs.h"
 
 namespace dyconv::cpu {
@@ -37,11 +38,12 @@ at::Tensor dynamic_conv_transpose2d_cpu(const at::Tensor& x_in, const at::Tensor
     const ConvGeometry f = g.folded();
     const T* xp = x.const_data_ptr<T>();
     T* yp = y.mutable_data_ptr<T>();
-    if (depthwise_applies(g)) {
+    if (depthwise_lanes_applies(g)) {
+      depthwise_lanes_backward<T>(f, nullptr, w.const_data_ptr<T>(), xp, yp, nullptr);
+    } else if (depthwise_applies(g)) {
       depthwise_backward<T>(f, nullptr, w.const_data_ptr<T>(), xp, yp, nullptr);
     } else {
       const Conv<T> conv(f);
-      if (conv.grads_need_zeros()) y.zero_();
       const int64_t N = f.N();
       // The conv input is only read for a weight gradient: none is asked for here.
       conv.backward(yp, w.const_data_ptr<T>(), yp, nullptr,

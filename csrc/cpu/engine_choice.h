@@ -117,10 +117,6 @@ double time_engine(const ConvGeometry& g, Engine e, const T* x, const T* w, T* y
   const auto t0 = std::chrono::steady_clock::now();
   const Conv<T> conv(g, e);
   conv.forward(x, w, y, [](int64_t, int64_t, int64_t, int64_t) {});
-  if (conv.grads_need_zeros()) {
-    std::fill(dx, dx + g.B * g.Cin * g.H * g.W, T(0));
-    std::fill(dw, dw + g.B * g.Cout * g.K(), T(0));
-  }
   const int64_t N = g.N();
   conv.backward(x, w, dx, dw, [&](int64_t b, int64_t c, int64_t n0, int64_t n1, T* dst) {
     std::memcpy(dst, y + (b * g.Cout + c) * N + n0, (n1 - n0) * sizeof(T));  // y stands in for dy

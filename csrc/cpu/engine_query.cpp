@@ -1,5 +1,6 @@
-// dyconv::cpu_engine_for: the CPU engine a call with these shapes runs ("depthwise": the
-// strided depthwise kernel, cpu/depthwise_conv.h) (and, the
+// dyconv::cpu_engine_for: the CPU engine a call with these shapes runs ("depthwise-lanes": the
+// small-map depthwise kernel, cpu/depthwise_lanes.h; "depthwise": the strided depthwise kernel,
+// cpu/depthwise_conv.h) (and, the
 // first time a shape class is seen, the decision itself: cpu/engine_choice.h).
 #include <torch/library.h>
 
@@ -8,6 +9,7 @@
 #include "checks.h"
 #include "cpu/conv.h"
 #include "cpu/depthwise_conv.h"
+#include "cpu/depthwise_lanes.h"
 
 namespace dyconv::cpu {
 namespace {
@@ -25,6 +27,7 @@ std::string cpu_engine_for(c10::IntArrayRef x_size, c10::IntArrayRef weight_size
   g.Hout = (g.H + 2 * g.pH - g.dH * (g.kH - 1) - 1) / g.sH + 1;
   g.Wout = (g.W + 2 * g.pW - g.dW * (g.kW - 1) - 1) / g.sW + 1;
   TORCH_CHECK(g.Hout > 0 && g.Wout > 0, "cpu_engine_for: empty output");
+  if (depthwise_lanes_applies(g)) return "depthwise-lanes";
   if (depthwise_applies(g)) return "depthwise";
   const ConvGeometry f = g.folded();  // what the engines see: groups as samples
   return engine_name(float64 ? choose_engine<double>(f) : choose_engine<float>(f));

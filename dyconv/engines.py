@@ -25,8 +25,9 @@ from dyconv._args import conv_params
 def cpu_engine_for(x, weight, *, stride=1, padding=0, dilation=1, groups=1) -> str:
     """The CPU engine that ``dynamic_conv2d(x, weight, ...)`` and ``dynamic_conv_norm_act``
     run with these arguments in this process: ``"winograd"``, ``"direct"``, ``"shifted"``,
-    ``"phases"``, ``"im2col"`` or, for strided depthwise layers, ``"depthwise"`` (their own kernel; other
-    grouped layers run the engines with each group as a sample). ``x`` and ``weight`` are
+    ``"phases"``, ``"im2col"`` or, for depthwise layers, ``"depthwise-lanes"`` (maps of at most 64 pixels: one
+    (sample, channel) plane per vector lane) and ``"depthwise"`` (strided, larger maps), their own kernels; other
+    grouped layers run the engines with each group as a sample. ``x`` and ``weight`` are
     tensors (or their shapes), ``(B, Cin, H, W)`` and ``(B, Cout, Cin // groups, kH, kW)``; a float64 ``x`` asks about the float64 kernels. Asking
     decides for the shape class if no call has yet (with autotuning on: times the engines).
     """

@@ -75,7 +75,9 @@ def _study(out, cache, **kwargs):
     return [sys.executable, str(ROOT / "experiments" / "study.py"), *map(str, args)]
 
 
-def test_study_killed_with_kill_9_continues_and_dcl_equals_dcl_from_scratch(tmp_path, train_cache):
+def test_study_killed_with_kill_9_continues_and_dcl_equals_dcl_from_scratch(tmp_path, train_cache, monkeypatch):
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # the study's runs have one thread: so has the scratch run
+        monkeypatch.setenv(variable, "1")
     out = tmp_path / "study"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("DYCONV_FAULT", None)

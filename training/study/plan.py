@@ -12,6 +12,7 @@ seed does not end up alone at the end.
 """
 from __future__ import annotations
 
+import datetime
 import json
 import shlex
 import sys
@@ -58,7 +59,6 @@ class StudyRun:
     def minutes(self) -> float | None:
         """Wall minutes it took (config.json's start to done.json's finish), when done and not resumed."""
         try:
-            import datetime
             started = json.loads((self.folder / "config.json").read_text())["started"]
             finished = json.loads((self.folder / "checkpoints" / "done.json").read_text())["finished"]
             fmt = "%Y-%m-%d %H:%M:%S %z"

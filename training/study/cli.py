@@ -98,7 +98,8 @@ def _study(a) -> Study:
     for r in runs:  # every run's flags checked before anything starts
         options.parse(list(r.train_args))
     own = ["--methods", ",".join(methods), "--seeds", a.seeds, "--out", str(out)]
-    own += [] if data_seed is None or a.data_seed is None else ["--data-seed", str(data_seed)]
+    if a.data_seed is not None and data_seed is not None:
+        own += ["--data-seed", str(data_seed)]
     return Study(runs, out, [*own, "--", *train_args])
 
 
@@ -117,7 +118,6 @@ def main(argv=None) -> int:
         if not a.summary_only:
             study.out.mkdir(parents=True, exist_ok=True)
             log.to_file(study.out / "study.log")
-        if not a.summary_only:
             code = _run(study, a, log)
             if code:
                 return code

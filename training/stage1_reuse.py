@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from training import classifier_cache, rundir
+from training.engine import checkpoint
 from training.errors import UsageError
 from training.plan import Part, make_plan
 
@@ -62,5 +63,4 @@ def take(source: str, saved: dict, part: Part, fingerprint: str) -> list[str]:
 
 
 def _finished(path: Path) -> bool:
-    from training.engine import checkpoint
     return path.is_file() and bool(checkpoint.load(path)["done"])

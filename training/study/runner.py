@@ -106,8 +106,7 @@ def execute(runs: list[StudyRun], jobs: int, log: Log, threads: int = 1) -> Outc
         lock = _try_lock(r)
         if lock is None:
             pending.remove(r)
-            running.append(_Running(r, None, None))
-            log(f"{r.name} is running in another process (its lock is held); waiting for it")
+            running.append(_elsewhere(r, log))
         else:
             os.close(lock)
     bar = log.bar(total=len(runs), initial=len(done), desc="study", unit="run")
@@ -137,8 +136,7 @@ def execute(runs: list[StudyRun], jobs: int, log: Log, threads: int = 1) -> Outc
                 lock = _try_lock(r)
                 pending.remove(r)
                 if lock is None:
-                    log(f"{r.name} is running in another process (its lock is held); waiting for it")
-                    running.append(_Running(r, None, None))
+                    running.append(_elsewhere(r, log))
                 elif r.state() == "done":  # finished by another process meanwhile
                     os.close(lock)
                     done.add(r.name)
@@ -160,6 +158,12 @@ def execute(runs: list[StudyRun], jobs: int, log: Log, threads: int = 1) -> Outc
     failed_names = {r.name for r, _ in failed}
     return Outcome([r for r in runs if r.name in done], failed,
                    [r for r in runs if r.name not in done and r.name not in failed_names])
+
+
+def _elsewhere(run: StudyRun, log: Log) -> _Running:
+    """A run whose lock another process holds: waited for like one of ours."""
+    log(f"{run.name} is running in another process (its lock is held); waiting for it")
+    return _Running(run, None, None)
 
 
 def _waits_on(run: StudyRun, names: set[str], by_name: dict[str, StudyRun]) -> bool:

@@ -8,8 +8,8 @@ from dyconv._checks import check_conv, check_conv_transpose, check_like, check_n
 
 
 def _format(x):
-    """The memory format of the CPU ops' output and input gradient: x's (csrc/outputs.h, in_format_of)."""
-    return suggest_memory_format(x) if x.device.type == "cpu" else torch.contiguous_format
+    """The memory format of the ops' output and input gradient: x's (csrc/outputs.h, in_format_of)."""
+    return suggest_memory_format(x)
 
 
 def _new_output(x, shape):

@@ -330,3 +330,26 @@ def test_opcheck_groups_and_transposed_cuda(which):
     else:
         op, args = _opcheck_cases()[1 if which == "depthwise conv2d" else 5]
     torch.library.opcheck(op, tuple(_to_cuda(a) for a in args))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+@pytest.mark.parametrize("op", ["conv", "fused", "transposed"])
+def test_channels_last_kept_on_cuda(op, dtype):
+    """A channels_last x gives a channels_last output and input gradient, as on CPU and as F.conv2d does;
+    the values are those of the contiguous call."""
+    if op == "transposed":
+        leaves = transposed_problem(TRANSPOSED_CASES[0], torch.float32)[:2]
+        fn = lambda x, w: dyconv.dynamic_conv_transpose2d(x, w, **transposed_kw(TRANSPOSED_CASES[0]))  # noqa: E731
+    else:
+        x, w, scale, shift = make_problem(2, 8, 9, 10, 12, (3, 3), torch.float32, seed=3)[:4]
+        leaves = [x, w]
+        fn = (lambda x, w: dyconv.dynamic_conv2d(x, w, padding=1)) if op == "conv" else \
+            (lambda x, w: dyconv.dynamic_conv_norm_act(x, w, scale.to(x), shift.to(x), padding=1))  # noqa: E731
+    x, w = cuda_leaves(leaves, dtype)
+    x_cl = x.detach().to(memory_format=torch.channels_last).requires_grad_()
+    out, (dx, dw) = run(fn, [x, w])
+    out_cl, (dx_cl, dw_cl) = run(fn, [x_cl, w])
+    assert out_cl.is_contiguous(memory_format=torch.channels_last)
+    assert dx_cl.is_contiguous(memory_format=torch.channels_last)
+    for got, want, what in ((out_cl, out, "out"), (dx_cl, dx, "dx"), (dw_cl, dw, "dweight")):
+        assert torch.equal(got, want), f"{op} {dtype} {what}: channels_last differs from contiguous"

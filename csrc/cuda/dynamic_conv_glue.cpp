@@ -2,7 +2,9 @@
 // kernels; the transposed op through the conv's dgrad): input checks (shared
 // with the CPU kernels, csrc/checks.h), output allocation, device guard and the
 // launch on torch's current stream. The kernels themselves are torch-free
-// (csrc/cuda/launchers.h). Compiled only in CUDA builds (setup.py).
+// (csrc/cuda/launchers.h) and write NCHW; the output and the input gradient are
+// returned in x's memory format (in_format_of, as on CPU: channels_last in,
+// channels_last out). Compiled only in CUDA builds (setup.py).
 //
 // Determinism: every pass reduces in a fixed order (block tree sums, the wgrad
 // split partials summed in split order; no atomics), so the same inputs give
@@ -92,7 +94,7 @@ at::Tensor dynamic_conv2d_cuda(const at::Tensor& x_in, const at::Tensor& weight_
   C10_CUDA_CHECK(conv2d_forward(dt, d, x.const_data_ptr(), w.const_data_ptr(),
                                 has_bias ? bias.const_data_ptr() : nullptr, y.mutable_data_ptr(),
                                 c10::cuda::getCurrentCUDAStream()));
-  return y;
+  return in_format_of(x_in, y);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cuda(
@@ -113,7 +115,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cuda(
                                  ptr_or_null(dx, mask[0]), ptr_or_null(dw, mask[1]),
                                  ptr_or_null(db, mask[2]), ws.data_ptr(),
                                  c10::cuda::getCurrentCUDAStream()));
-  return {dx, dw, db};
+  return {in_format_of(x_in, dx), dw, db};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act_cuda(
@@ -138,7 +140,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
       norm_kind(norm), act_kind(act), eps, out.mutable_data_ptr(), y.mutable_data_ptr(),
       G > 0 ? mean.mutable_data_ptr() : nullptr, G > 0 ? rstd.mutable_data_ptr() : nullptr,
       ws.data_ptr(), c10::cuda::getCurrentCUDAStream()));
-  return {out, y, mean, rstd};
+  return {in_format_of(x_in, out), y, mean, rstd};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act_backward_cuda(
@@ -167,7 +169,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
       norm != Norm::None ? rstd.const_data_ptr() : nullptr, norm_kind(norm), act_kind(act),
       ptr_or_null(dx, mask[0]), ptr_or_null(dw, mask[1]), ptr_or_null(dscale, mask[2]),
       ptr_or_null(dshift, mask[3]), ws.data_ptr(), c10::cuda::getCurrentCUDAStream()));
-  return {dx, dw, dscale, dshift};
+  return {in_format_of(x_in, dx), dw, dscale, dshift};
 }
 
 at::Tensor dynamic_conv_transpose2d_cuda(const at::Tensor& x_in, const at::Tensor& weight_in,
@@ -190,7 +192,7 @@ at::Tensor dynamic_conv_transpose2d_cuda(const at::Tensor& x_in, const at::Tenso
   C10_CUDA_CHECK(conv_transpose2d_forward(dt, d, x.const_data_ptr(), w.const_data_ptr(),
                                           has_bias ? bias.const_data_ptr() : nullptr,
                                           y.mutable_data_ptr(), c10::cuda::getCurrentCUDAStream()));
-  return y;
+  return in_format_of(x_in, y);
 }
 
 }  // namespace

@@ -105,7 +105,7 @@ def test_winograd4_on_one_thread(case, dtype, monkeypatch):
         torch.set_num_threads(before)
 
 
-def test_winograd4_second_order(winograd):
+def test_winograd_second_order(winograd):
     """Double backward runs the engine's forward and backward on the gradients (float64: exact algebra)."""
     x, w, _, _, bias = make_problem(2, 4, 9, 11, 3, (3, 3), torch.float64, bias=True)
     kw = dict(padding=2, dilation=2)

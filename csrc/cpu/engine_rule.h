@@ -44,9 +44,10 @@ Engine rule_engine(const ConvGeometry& g) {
   // Winograd saves GEMM work in proportion to Cin * Cout per tile and adds
   // transforms in proportion to Cin + Cout: measured faster from 24->96 and
   // 64->64 on (tie at 32->32, slower at 96->1; benchmarks/RESULTS.md). Its 4x4
-  // tiles (Engine::Winograd4) are never the rule's: 6x the float32 error of the
-  // 2x2 tiles, for 0.84-1.08x their time on the paper's layers (docs/cpu_kernels.md);
-  // the autotuner times them where the float32 precision allows (engine_choice.h).
+  // tiles (Engine::Winograd4) are never the rule's: 5-16x the float32 error of the
+  // 2x2 tiles for 0.81-1.14x their speed on the paper's layers, 0.7-0.85x on wide
+  // layers with small maps (docs/cpu_kernels.md); the autotuner times them where
+  // the float32 precision allows (engine_choice.h).
   if (winograd_conv_applies(g) && g.Cin * g.Cout >= 18 * (g.Cin + g.Cout)) return Engine::Winograd;
   return Engine::Shifted;
 }

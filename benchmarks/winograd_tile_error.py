@@ -1,12 +1,15 @@
 """Float32 error of Winograd F(m x m, 3x3) tiles, simulated in numpy: which tile sizes and
-interpolation points could the CPU engine use (issue 15)? Only F(2x2, 3x3) is implemented
-(csrc/cpu/winograd_conv.h); this measures the bigger tiles before anyone writes them.
+interpolation points the CPU engine could use (issues 15 and 29). F(2x2, 3x3) and F(4x4, 3x3)
+on the points (0, 1, -1, 2, -1/2), the best of the sets below, are implemented
+(csrc/cpu/winograd_conv.h, DYCONV_CPU_ENGINE=winograd and winograd4).
 
 Per case: the forward convolution of a 96->96 layer on a 146x146 map (float32 transforms and
 products, float64 reference): the error against the largest output (the op tests' measure) and
-the 99.9th percentile of the per-element relative error. Inputs standard normal ("randn"), then
-also scaled element-wise by 10^u, u uniform in [-3, 3] ("range1e6"). The matrices come from the
-points by the Toom-Cook construction (A^T and G exact; B^T solved from the convolution identity).
+the 99.9th percentile of the per-element relative error; and kappa, the tile's rounding-error
+gain (tests/test_kernels_winograd.py, conditioning: 3 for direct convolution), which the first
+measure follows within a factor of about 1.6. Inputs standard normal ("randn"), then also scaled
+element-wise by 10^u, u uniform in [-3, 3] ("range1e6"). The matrices come from the points by
+the Toom-Cook construction (A^T and G exact; B^T solved from the convolution identity).
 
     python -m benchmarks.winograd_tile_error
 """
@@ -25,6 +28,11 @@ CASES = {
     "F4 (0,1,-1,2,-2)": ([0, 1, -1, 2, -2], 4),
     "F4 (0,1,-1,1/2,-2)": ([0, 1, -1, Fr(1, 2), -2], 4),
     "F4 (0,1,-1,1/2,-1/2)": ([0, 1, -1, Fr(1, 2), Fr(-1, 2)], 4),
+    "F4 (0,1,-1,2,-1/2)": ([0, 1, -1, 2, Fr(-1, 2)], 4),  # the engine's: the mirror image of (0,1,-1,1/2,-2)
+    "F4 (0,1,-1,3/2,-1/2)": ([0, 1, -1, Fr(3, 2), Fr(-1, 2)], 4),
+    "F4 (0,1,-1,2,-1/3)": ([0, 1, -1, 2, Fr(-1, 3)], 4),
+    "F4 (0,1,-1,2,-3/4)": ([0, 1, -1, 2, Fr(-3, 4)], 4),
+    "F4 (0,1,-1,1/2,-1/4)": ([0, 1, -1, Fr(1, 2), Fr(-1, 4)], 4),
 }
 
 
@@ -48,6 +56,12 @@ def toom_cook(points, m: int, r: int = 3):
     bt = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)[0].reshape(n, n)
     bt[np.abs(bt) < 1e-12] = 0
     return np.array(at, float), np.array(g, float), bt
+
+
+def kappa(at, g, bt) -> float:
+    """max over outputs i of sum over elements e of (A^T[i, e] |G[e]| |B^T[e]|)^2, squared for 2-D."""
+    weight = np.linalg.norm(g, axis=1) * np.linalg.norm(bt, axis=1)
+    return float(np.sqrt(((at * weight) ** 2).sum(1)).max() ** 2)
 
 
 def winograd(x, w, at, g, bt, dt=np.float32):
@@ -90,9 +104,10 @@ def main() -> None:
             x *= 10 ** rng.uniform(-3, 3, x.shape)
             w *= 10 ** rng.uniform(-3, 3, w.shape)
         ref = direct(x, w)
-        print(f"{inputs:9s} {'direct, float32':22s} {errors(direct(x, w, np.float32), ref)}")
+        print(f"{inputs:9s} {'direct, float32':22s} {errors(direct(x, w, np.float32), ref)}  kappa 3.0")
         for name, (points, m) in CASES.items():
-            print(f"{inputs:9s} {name:22s} {errors(winograd(x, w, *toom_cook(points, m)), ref)}", flush=True)
+            mats = toom_cook(points, m)
+            print(f"{inputs:9s} {name:22s} {errors(winograd(x, w, *mats), ref)}  kappa {kappa(*mats):.1f}", flush=True)
 
 
 if __name__ == "__main__":

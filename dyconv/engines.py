@@ -1,8 +1,8 @@
 """Which CPU engine runs a call: :func:`cpu_engine_for`.
 
-The CPU kernels have five engines: Winograd, direct taps, shifted per-tap GEMMs, the stride
-phases (strides above 1) and im2col (docs/cpu_kernels.md). The first call of a shape class in a process decides
-which one runs it, and every later call of that class takes the same one (so results are
+The CPU kernels have five engines: Winograd (2x2 or 4x4 output tiles), direct taps, shifted per-tap GEMMs, the
+stride phases (strides above 1) and im2col (docs/cpu_kernels.md). The first call of a shape class in a process
+decides which one runs it, and every later call of that class takes the same one (so results are
 bitwise reproducible within the process):
 
 - by default a fixed rule of the shape (thresholds measured on Intel Sapphire Rapids;
@@ -11,7 +11,11 @@ bitwise reproducible within the process):
   geometry (about twice a call per engine, per thread's share of samples, once per class),
   like ``torch.backends.cudnn.benchmark``; ``DYCONV_CPU_AUTOTUNE_CACHE=<file>`` keeps the
   decisions (per CPU) for later processes, which then take the same engines;
-- ``DYCONV_CPU_ENGINE=winograd|direct|shifted|phases|im2col`` forces one wherever it applies.
+- ``DYCONV_CPU_ENGINE=winograd|winograd4|direct|shifted|phases|im2col`` forces one wherever it applies.
+
+Winograd F(4x4, 3x3) (``"winograd4"``) rounds several times more than the others in float32: the rule never
+takes it, and the autotuner considers it only under ``torch.set_float32_matmul_precision("high")`` or
+``"medium"`` (the precision is then part of the shape class).
 
 ``DYCONV_LOG_ENGINE=1`` prints each decision to stderr.
 """
@@ -24,7 +28,7 @@ from dyconv._args import conv_params
 
 def cpu_engine_for(x, weight, *, stride=1, padding=0, dilation=1, groups=1) -> str:
     """The CPU engine that ``dynamic_conv2d(x, weight, ...)`` and ``dynamic_conv_norm_act``
-    run with these arguments in this process: ``"winograd"``, ``"direct"``, ``"shifted"``,
+    run with these arguments in this process: ``"winograd"``, ``"winograd4"``, ``"direct"``, ``"shifted"``,
     ``"phases"``, ``"im2col"`` or, for depthwise layers, ``"depthwise-lanes"`` (maps of at most 64 pixels: one
     (sample, channel) plane per vector lane) and ``"depthwise"`` (strided, larger maps), their own kernels; other
     grouped layers run the engines with each group as a sample. ``x`` and ``weight`` are

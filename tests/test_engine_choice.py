@@ -1,8 +1,9 @@
 """Which CPU engine runs a call (dyconv.cpu_engine_for, cpu/engine_choice.h): the engine it names
 is the one that ran (the outputs are bitwise those of that engine forced), DYCONV_CPU_ENGINE still
-forces one where it applies, a shape class keeps its engine for the whole process, and autotuning
+forces one where it applies, a shape class keeps its engine for the whole process, autotuning
 (DYCONV_CPU_AUTOTUNE=1) picks an engine whose values match the reference, logs its decision and,
-with DYCONV_CPU_AUTOTUNE_CACHE, hands it to the next process."""
+with DYCONV_CPU_AUTOTUNE_CACHE, hands it to the next process; Winograd F(4x4, 3x3) is chosen
+automatically only under torch.set_float32_matmul_precision("high") or "medium"."""
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import dyconv
 from conftest import make_problem
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGINES = {"winograd", "direct", "shifted", "phases", "im2col"}
+ENGINES = {"winograd", "winograd4", "direct", "shifted", "phases", "im2col"}
 
 # (B, Cin, H, W, Cout, kernel, stride, padding, dilation)
 CASES = [
@@ -78,7 +79,8 @@ def test_a_forced_engine_where_it_applies(monkeypatch):
     monkeypatch.setenv("DYCONV_CPU_ENGINE", "direct")  # float32 only
     assert dyconv.cpu_engine_for(torch.zeros(2, 8, 10, 10, dtype=torch.float64), (2, 8, 8, 5, 5), padding=2) != "direct"
     monkeypatch.setenv("DYCONV_CPU_ENGINE", "fastest")
-    with pytest.raises(RuntimeError, match="DYCONV_CPU_ENGINE: expected auto, winograd, direct, shifted, phases or im2col"):
+    with pytest.raises(RuntimeError, match="DYCONV_CPU_ENGINE: expected auto, winograd, winograd4, direct, shifted, "
+                                           "phases or im2col"):
         dyconv.cpu_engine_for((2, 8, 10, 10), (2, 8, 8, 3, 3), padding=1)
 
 
@@ -99,6 +101,34 @@ def test_small_maps_take_one_im2col_gemm_per_sample(monkeypatch):
     monkeypatch.delenv("DYCONV_CPU_ENGINE", raising=False)
     monkeypatch.delenv("DYCONV_CPU_AUTOTUNE", raising=False)
     assert dyconv.cpu_engine_for((4, 512, 7, 7), (4, 512, 512, 3, 3), padding=1) == "im2col"
+
+
+@pytest.fixture
+def float32_precision():
+    """Sets torch's float32 matmul precision for the test; restores it after."""
+    before = torch.get_float32_matmul_precision()
+    yield torch.set_float32_matmul_precision
+    torch.set_float32_matmul_precision(before)
+
+
+def test_winograd4_only_where_the_float32_precision_allows(float32_precision, monkeypatch, capfd):
+    """The rule never takes F(4x4, 3x3); the autotuner times it only under "high" or "medium" precision, and the
+    precision is part of the shape class (a class decided under "high" does not carry over to "highest")."""
+    monkeypatch.delenv("DYCONV_CPU_ENGINE", raising=False)
+    monkeypatch.setenv("DYCONV_LOG_ENGINE", "1")
+    layer3 = ((16, 96, 40, 248), (16, 96, 96, 3, 3))
+    float32_precision("high")
+    assert dyconv.cpu_engine_for(*layer3, padding=4, dilation=4) == "winograd"
+    assert f"96->96 40x248 k3x3 s1,1 p4,4 d4,4 t{torch.get_num_threads()} high (rule)" in capfd.readouterr().err
+    monkeypatch.setenv("DYCONV_CPU_AUTOTUNE", "1")
+    shape = ((2, 16, 9, 23), (2, 16, 16, 3, 3))
+    for precision, timed in (("medium", True), ("highest", False), ("high", True)):
+        float32_precision(precision)
+        dyconv.cpu_engine_for(*shape, padding=3, dilation=3)
+        log = capfd.readouterr().err
+        suffix = "" if precision == "highest" else f" {precision}"
+        assert f"16->16 9x23 k3x3 s1,1 p3,3 d3,3 t{torch.get_num_threads()}{suffix} (autotuned" in log, log
+        assert (" winograd4 " in log) == timed, log
 
 
 def test_bad_arguments():
@@ -140,6 +170,7 @@ def test_autotuning_logs_caches_and_hands_its_choice_on(tmp_path):
     assert f"dyconv: CPU engine {engine} for float32 B3 20->20 11x23 k3x3 s1,1 p2,2 d2,2 t2 (autotuned on 3 samples:" in log
     for name in ("winograd", "direct", "shifted", "im2col"):  # every engine that applies was timed
         assert f" {name} " in log.split("autotuned on")[1]
+    assert " winograd4 " not in log  # but F(4x4, 3x3): torch's float32 matmul precision is "highest"
     rows = [line.split("\t") for line in cache.read_text().splitlines()]
     assert [r[1:] for r in rows] == [["float32 B3 20->20 11x23 k3x3 s1,1 p2,2 d2,2 t2", engine]]
     # The next process takes the same engine from the cache, without timing: bitwise the same results.

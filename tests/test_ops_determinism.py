@@ -10,9 +10,9 @@ import dyconv
 from conftest import make_problem
 
 # (B, Cin, H, W, Cout, kernel, stride, padding, dilation, engine): the im2col engine (stride 2), the shifted
-# engine with direct taps and with a GEMM per tap, and the Winograd engine, each forced (which one the
-# automatic choice takes depends on the CPU: cpu/engine_rule.h), one sample or an uneven batch over 8
-# threads; and the automatic choice.
+# engine with direct taps and with a GEMM per tap, and the Winograd engine (2x2 and 4x4 tiles), each forced
+# (which one the automatic choice takes depends on the CPU: cpu/engine_rule.h), one sample or an uneven batch
+# over 8 threads; and the automatic choice.
 CASES = [
     (1, 3, 32, 100, 8, (3, 3), 2, 1, 1, "im2col"),
     (3, 2, 20, 60, 5, (3, 3), 1, "same", 2, "direct"),
@@ -21,6 +21,7 @@ CASES = [
     (1, 32, 14, 30, 20, (3, 3), 1, "same", 2, "shifted"),
     (3, 32, 12, 30, 20, (3, 3), 1, "same", 1, "shifted"),
     (3, 40, 12, 30, 40, (3, 3), 1, "same", 4, "winograd"),
+    (3, 40, 12, 30, 40, (3, 3), 1, "same", 4, "winograd4"),
     (3, 40, 12, 30, 40, (3, 3), 1, "same", 4, "auto"),
 ]
 REPEATS = 6

@@ -2,11 +2,13 @@
 //
 // DYCONV_CPU_ENGINE forces an engine wherever it applies (cpu/engines.h). Otherwise
 // the first call of a shape class (dtype, channels, map, kernel, stride, padding,
-// dilation, threads, and the batch where it makes the engines split samples)
-// decides, and every later call of the class in the process takes the same engine,
-// so results stay bitwise reproducible within the process:
+// dilation, threads, the batch where it makes the engines split samples, and for
+// float32 torch's float32 matmul precision when it is not "highest") decides, and
+// every later call of the class in the process takes the same engine, so results
+// stay bitwise reproducible within the process:
 //   - by default the fixed rule of the shape (cpu/engine_rule.h);
-//   - with DYCONV_CPU_AUTOTUNE=1, by timing: every engine that applies runs the
+//   - with DYCONV_CPU_AUTOTUNE=1, by timing: every engine that applies (Winograd
+//     F(4x4, 3x3) only where winograd4_allowed) runs the
 //     call's geometry forward + backward on made-up data, twice, alternating, and
 //     the fastest minimum wins (like torch.backends.cudnn.benchmark). Cheap-ish: a
 //     batch of one sample per thread where samples are not split, so about 2 x the
@@ -18,6 +20,7 @@
 // (cpu/engine_query.cpp) returns it.
 #pragma once
 
+#include <ATen/Context.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>
@@ -53,6 +56,33 @@ inline bool env_flag(const char* name) {
 // WinogradPlan: the batch does not divide evenly and is small).
 inline bool splits_samples(int64_t B, int64_t threads) { return B % threads != 0 && B < 8 * threads; }
 
+// torch.get_float32_matmul_precision() for float32 ("highest", "high" or "medium"); empty for float64.
+template <typename T>
+std::string float32_precision() {
+  if (!std::is_same_v<T, float>) return "";
+  switch (at::globalContext().float32MatmulPrecision()) {
+    case at::Float32MatmulPrecision::HIGH: return "high";
+    case at::Float32MatmulPrecision::MEDIUM: return "medium";
+    default: return "highest";
+  }
+}
+
+// Whether the automatic choice may take Winograd F(4x4, 3x3), whose float32 error is
+// several times that of the other engines (docs/cpu_kernels.md): only in float32, and
+// only where the user has set torch.set_float32_matmul_precision("high") or "medium",
+// torch's leave to trade float32 accuracy for speed. DYCONV_CPU_ENGINE=winograd4 forces it.
+template <typename T>
+bool winograd4_allowed() {
+  const std::string p = float32_precision<T>();
+  return p == "high" || p == "medium";
+}
+
+// Whether the automatic choice may take engine e for g.
+template <typename T>
+bool automatic_candidate(Engine e, const ConvGeometry& g) {
+  return engine_applies<T>(e, g) && (e != Engine::Winograd4 || winograd4_allowed<T>());
+}
+
 template <typename T>
 std::string shape_class(const ConvGeometry& g, int64_t threads) {
   std::ostringstream s;
@@ -61,6 +91,8 @@ std::string shape_class(const ConvGeometry& g, int64_t threads) {
   else s << "*";
   s << " " << g.Cin << "->" << g.Cout << " " << g.H << "x" << g.W << " k" << g.kH << "x" << g.kW << " s" << g.sH
     << "," << g.sW << " p" << g.pH << "," << g.pW << " d" << g.dH << "," << g.dW << " t" << threads;
+  const std::string precision = float32_precision<T>();
+  if (!precision.empty() && precision != "highest") s << " " << precision;
   return s.str();
 }
 
@@ -129,8 +161,9 @@ template <typename T>
 Engine autotune(ConvGeometry g, int64_t threads, std::string& how) {
   if (!splits_samples(g.B, threads)) g.B = std::min(g.B, threads);  // the same work per thread
   std::vector<Engine> candidates;
-  for (Engine e : {Engine::Winograd, Engine::Direct, Engine::Shifted, Engine::Phases, Engine::Im2col})
-    if (engine_applies<T>(e, g)) candidates.push_back(e);
+  for (Engine e : {Engine::Winograd, Engine::Winograd4, Engine::Direct, Engine::Shifted, Engine::Phases,
+                   Engine::Im2col})
+    if (automatic_candidate<T>(e, g)) candidates.push_back(e);
   const int64_t nx = g.B * g.Cin * g.H * g.W, nw = g.B * g.Cout * g.K(), ny = g.B * g.Cout * g.N();
   Workspace<T> x(nx), w(nw), y(ny), dx(nx), dw(nw);
   uint32_t state = 12345;
@@ -170,7 +203,7 @@ Engine choose_engine(const ConvGeometry& g) {
   const auto known = d.of.find(cls);
   if (known != d.of.end()) {
     Decision& k = known->second;
-    if (!engine_applies<T>(k.engine, g)) k.engine = rule_engine<T>(g);  // a damaged cache line
+    if (!automatic_candidate<T>(k.engine, g)) k.engine = rule_engine<T>(g);  // a damaged cache line
     if (!k.logged) log_decision(cls, k.engine, std::string("from ") + std::getenv("DYCONV_CPU_AUTOTUNE_CACHE"));
     k.logged = true;
     return k.engine;

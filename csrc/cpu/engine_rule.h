@@ -43,7 +43,11 @@ Engine rule_engine(const ConvGeometry& g) {
   if (g.Cin < 4 || g.N() <= 64) return Engine::Im2col;
   // Winograd saves GEMM work in proportion to Cin * Cout per tile and adds
   // transforms in proportion to Cin + Cout: measured faster from 24->96 and
-  // 64->64 on (tie at 32->32, slower at 96->1; benchmarks/RESULTS.md).
+  // 64->64 on (tie at 32->32, slower at 96->1; benchmarks/RESULTS.md). Its 4x4
+  // tiles (Engine::Winograd4) are never the rule's: 5-16x the float32 error of the
+  // 2x2 tiles for 0.81-1.14x their speed on the paper's layers, 0.7-0.85x on wide
+  // layers with small maps (docs/cpu_kernels.md); the autotuner times them where
+  // the float32 precision allows (engine_choice.h).
   if (winograd_conv_applies(g) && g.Cin * g.Cout >= 18 * (g.Cin + g.Cout)) return Engine::Winograd;
   return Engine::Shifted;
 }

@@ -9,7 +9,8 @@
 //   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
 // Element e = 4 * i + j of a tile is written at dst + e * es + tile. Also here:
 // the row (de)interleave between an image row and its columns grouped by
-// remainder mod 2 * dilation, the layout the transforms read and write.
+// remainder mod m * dilation (m = 2 here, 4 for F(4x4, 3x3): winograd4_transforms.h),
+// the layout the transforms of both tile sizes read and write.
 // A tile's columns j (and rows i) are `dilation` apart in the image; the callers
 // store each image row with its columns grouped by their remainder mod
 // 2 * dilation (winograd_conv.h), so columns 0, 1, 2, 3 of the n tiles are the
@@ -58,6 +59,7 @@ DYCONV_SIMD_CLONES void winograd_deinterleave_row(const T* __restrict src, int64
     case 4: return winograd_deinterleave_full<4>(p, i0, i1, gl, dst);
     case 8: return winograd_deinterleave_full<8>(p, i0, i1, gl, dst);
     case 16: return winograd_deinterleave_full<16>(p, i0, i1, gl, dst);
+    case 32: return winograd_deinterleave_full<32>(p, i0, i1, gl, dst);
     default:
       for (int64_t g = 0; g < step; ++g)
         for (int64_t idx = i0; idx < i1; ++idx) dst[g * gl + idx] = p[step * idx + g];
@@ -82,6 +84,7 @@ DYCONV_SIMD_CLONES void winograd_interleave_row(const T* __restrict src, int64_t
     case 4: winograd_interleave_full<4>(src, n, i1, row); break;
     case 8: winograd_interleave_full<8>(src, n, i1, row); break;
     case 16: winograd_interleave_full<16>(src, n, i1, row); break;
+    case 32: winograd_interleave_full<32>(src, n, i1, row); break;
     default:
       for (int64_t g = 0; g < step; ++g)
         for (int64_t idx = 0; idx < i1; ++idx) row[step * idx + g] = src[g * n + idx];
@@ -190,5 +193,27 @@ inline void winograd_filter_adjoint(const T* du, int64_t es, T* g) {
     g[6 + j] = T(0.5) * (t[1][j] + t[2][j]) + t[3][j];
   }
 }
+
+// The F(2x2, 3x3) tile as the engine (winograd_conv.h) sees it; a patch's rows
+// start rs apart from p, a tile's output row i, column j goes to o + i * rs + j * cs.
+struct WinogradF2 {
+  static constexpr int64_t m = 2, elems = 16;  // outputs per side, Winograd-domain values per tile
+  template <typename T>
+  static void input(const T* p, int64_t rs, int64_t go, int64_t n, T* v, int64_t es) {
+    winograd_input_tiles(p, p + rs, p + 2 * rs, p + 3 * rs, go, n, v, es);
+  }
+  template <typename T>
+  static void output(const T* mv, int64_t es, int64_t n, T* o, int64_t rs, int64_t cs) {
+    winograd_output_tiles(mv, es, n, o, o + cs, o + rs, o + rs + cs);
+  }
+  template <typename T>
+  static void grad(const T* p, int64_t rs, int64_t go, int64_t n, T* dm, int64_t es) {
+    winograd_grad_tiles(p, p + rs, go, n, dm, es);
+  }
+  template <typename T>
+  static void filter(const T* g, int64_t gs, T* u, int64_t es) { winograd_filter(g, gs, u, es); }
+  template <typename T>
+  static void filter_adjoint(const T* du, int64_t es, T* g) { winograd_filter_adjoint(du, es, g); }
+};
 
 }  // namespace dyconv::cpu

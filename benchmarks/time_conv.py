@@ -1,0 +1,76 @@
+"""Forward and forward + backward time of dyconv.dynamic_conv2d with CPU engines forced, against
+the grouped idiom ``F.conv2d(x.reshape(1, B*C, H, W), w.reshape(B*Cout, C, 3, 3), groups=B)`` and
+its backward, on one of the paper's layer shapes: the engines' A/B runs (the convolution alone;
+benchmarks/time_layer.py times the fused op). Every contender runs once per round, alternating,
+in one process and on the same inputs, so a load from other jobs hits them alike; the minimum
+and the median over the rounds are shown, and each minimum against the grouped idiom's.
+
+Example (repository root):
+  python -m benchmarks.time_conv --engines winograd4 winograd --repeats 10
+  python -m benchmarks.time_conv --channels 24 --out-channels 96 --dilation 2
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+if __package__ in (None, ""):  # run as a file (python benchmarks/time_conv.py): the repository root on sys.path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import dyconv
+from benchmarks.contenders import cpu_engine
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch", type=int, default=16, help="samples per call (default 16)")
+    ap.add_argument("--channels", type=int, default=96, help="input channels (default 96)")
+    ap.add_argument("--out-channels", type=int, default=None, help="output channels (default: --channels)")
+    ap.add_argument("--height", type=int, default=40, help="rows: mel bands (default 40)")
+    ap.add_argument("--frames", type=int, default=248, help="columns: time frames (default 248)")
+    ap.add_argument("--dilation", type=int, default=4, help="dilation of the 3x3 kernel, padding the same (default 4)")
+    ap.add_argument("--engines", nargs="+", default=["winograd4", "winograd"], metavar="ENGINE",
+                    help="DYCONV_CPU_ENGINE values to time (default winograd4 winograd)")
+    ap.add_argument("--repeats", type=int, default=8, help="timed rounds after one warm-up (default 8)")
+    a = ap.parse_args(argv)
+
+    B, C, H, W, d = a.batch, a.channels, a.height, a.frames, a.dilation
+    Co = a.out_channels or C
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(B, C, H, W, generator=g).requires_grad_()
+    w = (torch.randn(B, Co, C, 3, 3, generator=g) / (9 * C) ** 0.5).requires_grad_()
+    grad_out = torch.randn(B, Co, H, W, generator=g)
+
+    def grouped():
+        y = F.conv2d(x.reshape(1, B * C, H, W), w.reshape(B * Co, C, 3, 3), groups=B, dilation=d, padding=d)
+        return y.reshape(B, Co, H, W)
+
+    contenders = {e: (lambda: dyconv.dynamic_conv2d(x, w, padding=d, dilation=d), e) for e in a.engines}
+    contenders["grouped"] = (grouped, None)
+    times = {name: ([], []) for name in contenders}  # forward, forward + backward
+    for i in range(a.repeats + 1):
+        for name, (fn, engine) in contenders.items():
+            with cpu_engine(engine):
+                t0 = time.perf_counter()
+                y = fn()
+                t1 = time.perf_counter()
+                torch.autograd.grad(y, (x, w), grad_out)
+                t2 = time.perf_counter()
+            if i:
+                times[name][0].append(t1 - t0)
+                times[name][1].append(t2 - t0)
+    print(f"B{B} {C}->{Co} d{d} {H}x{W} float32, {torch.get_num_threads()} threads, {a.repeats} rounds:")
+    base = min(times["grouped"][1])
+    for name, (fwd, total) in times.items():
+        median = sorted(total)[len(total) // 2]
+        print(f"  {name:10s} forward {min(fwd) * 1e3:7.1f} ms  forward+backward {min(total) * 1e3:7.1f} ms "
+              f"(median {median * 1e3:7.1f})  {base / min(total):5.2f}x the grouped idiom")
+
+
+if __name__ == "__main__":
+    main()

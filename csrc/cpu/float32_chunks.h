@@ -74,7 +74,7 @@ inline at::Tensor samples_of(const at::Tensor& t, int64_t s0, int64_t s1) {
 }
 
 // One conversion: samples [src_b0, src_b0 + n) of src into samples [dst_b0, ...) of dst, of the same
-// strides and another dtype.
+// strides and another dtype; neither empty.
 struct Conversion {
   at::Tensor dst;
   int64_t dst_b0;
@@ -114,8 +114,6 @@ std::vector<at::Tensor> in_float32_chunks(const ConvGeometry& g, const std::vect
                                           Kernel&& kernel) {
   using namespace float32_chunks_detail;
   const at::Tensor& x = inputs[0];
-  // The inputs dense with the samples outermost (as they come, but for odd strides), and the
-  // float32 workspace of a chunk of each, in the same strides.
   std::vector<int64_t> chunks;
   int64_t per_sample_bytes = 0;
   for (const at::Tensor& t : inputs)
@@ -123,6 +121,8 @@ std::vector<at::Tensor> in_float32_chunks(const ConvGeometry& g, const std::vect
   for (int64_t b0 = 0; b0 < g.B || chunks.empty(); b0 += chunks.back())  // one chunk at least: B = 0 has outputs
     chunks.push_back(chunk_samples(g, per_sample_bytes, b0));
   const int64_t most = *std::max_element(chunks.begin(), chunks.end());
+  // The inputs dense with the samples outermost (as they come, but for odd strides), and the
+  // float32 workspace of a chunk of each, in the same strides.
   std::vector<at::Tensor> sources, workspaces;
   for (const at::Tensor& t : inputs) {
     if (!t.defined()) {
@@ -145,7 +145,7 @@ std::vector<at::Tensor> in_float32_chunks(const ConvGeometry& g, const std::vect
         continue;
       }
       chunk.push_back(workspaces[i].narrow(0, 0, n));
-      in.push_back({workspaces[i], 0, sources[i], b0});
+      if (sources[i].numel() > 0) in.push_back({workspaces[i], 0, sources[i], b0});
     }
     convert(in, n);
     ConvGeometry cg = g;
@@ -157,7 +157,7 @@ std::vector<at::Tensor> in_float32_chunks(const ConvGeometry& g, const std::vect
     }
     std::vector<Conversion> out;
     for (size_t i = 0; i < parts.size(); ++i)
-      if (parts[i].dim() >= 2) out.push_back({outputs[i], b0, parts[i], 0});
+      if (parts[i].dim() >= 2 && parts[i].numel() > 0) out.push_back({outputs[i], b0, parts[i], 0});
     convert(out, n);
     b0 += n;
   }

@@ -13,9 +13,10 @@ void check_pair(const char* op, const at::Tensor& x, const at::Tensor& weight, c
               x.dim());
   TORCH_CHECK(weight.dim() == 5, op, ": weight must be a 5-D tensor ", layout,
               ", expected 5 dims, got ", weight.dim());
-  TORCH_CHECK(at::isFloatingType(x.scalar_type()), op,
-              ": x must have a floating point dtype, expected float32 or float64, got ",
-              x.scalar_type());
+  const at::ScalarType t = x.scalar_type();
+  TORCH_CHECK(t == at::kFloat || t == at::kDouble || t == at::kBFloat16 || t == at::kHalf, op,
+              ": x must have a floating point dtype, expected float32, float64, bfloat16 or "
+              "float16, got ", t);
   TORCH_CHECK(weight.scalar_type() == x.scalar_type(), op,
               ": weight must have the dtype of x, expected ", x.scalar_type(), ", got ",
               weight.scalar_type());

@@ -31,8 +31,9 @@ def _check_pair(op, x, weight, layout):
         _fail(op, f"x must be a 4-D tensor (B, Cin, H, W), expected 4 dims, got {x.dim()}")
     if weight.dim() != 5:
         _fail(op, f"weight must be a 5-D tensor {layout}, expected 5 dims, got {weight.dim()}")
-    if not x.dtype.is_floating_point:
-        _fail(op, f"x must have a floating point dtype, expected float32 or float64, got {x.dtype}")
+    if x.dtype not in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
+        _fail(op, "x must have a floating point dtype, expected float32, float64, bfloat16 or "
+                  f"float16, got {x.dtype}")
     if weight.dtype != x.dtype:
         _fail(op, f"weight must have the dtype of x, expected {x.dtype}, got {weight.dtype}")
     if weight.device != x.device:

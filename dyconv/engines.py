@@ -32,7 +32,7 @@ def cpu_engine_for(x, weight, *, stride=1, padding=0, dilation=1, groups=1) -> s
     ``"phases"``, ``"im2col"`` or, for depthwise layers, ``"depthwise-lanes"`` (maps of at most 64 pixels: one
     (sample, channel) plane per vector lane) and ``"depthwise"`` (strided, larger maps), their own kernels; other
     grouped layers run the engines with each group as a sample. ``x`` and ``weight`` are
-    tensors (or their shapes), ``(B, Cin, H, W)`` and ``(B, Cout, Cin // groups, kH, kW)``; a float64 ``x`` asks about the float64 kernels. Asking
+    tensors (or their shapes), ``(B, Cin, H, W)`` and ``(B, Cout, Cin // groups, kH, kW)``; a float64 ``x`` asks about the float64 kernels (bfloat16 and float16 run the float32 ones). Asking
     decides for the shape class if no call has yet (with autotuning on: times the engines).
     """
     x_size, w_size = (list(t.shape if isinstance(t, torch.Tensor) else t) for t in (x, weight))

@@ -11,7 +11,7 @@ from dyconv._checks import check_conv, check_norm_act
 
 
 def check_tensors(op, x, weight, weight_layout, x_layout="(B, Cin, H, W)"):
-    """x and weight are tensors of the right rank (that of their layouts); x's device and dtype have kernels."""
+    """x and weight are tensors of the right rank (that of their layouts); x's device has kernels."""
     for name, t, layout in (("x", x, x_layout), ("weight", weight, weight_layout)):
         dims = layout.count(",") + 1
         if not isinstance(t, torch.Tensor):
@@ -19,12 +19,6 @@ def check_tensors(op, x, weight, weight_layout, x_layout="(B, Cin, H, W)"):
         if t.dim() != dims:  # the kernel size is needed below; same message as the op's
             raise RuntimeError(f"{op}: {name} must be a {dims}-D tensor {layout}, expected {dims} dims, got {t.dim()}")
     check_device(op, x)
-    if x.device.type == "cpu" and x.dtype in (torch.float16, torch.bfloat16) and not torch.is_autocast_enabled("cpu"):
-        raise RuntimeError(
-            f"{op}: the CPU kernels compute in float32 or float64, expected x of one of them, got {x.dtype}; "
-            f"cast the inputs with .float(), or call it under torch.autocast('cpu', dtype={x.dtype}), "
-            "which runs it in float32"
-        )
 
 
 def _prepare(op, x, weight, stride, padding, dilation, groups=1):

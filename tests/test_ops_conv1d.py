@@ -1,6 +1,6 @@
 """dynamic_conv1d and dynamic_conv_transpose1d (the 2-D ops at H = 1) against the float64 grouped
-F.conv1d / F.conv_transpose1d of dyconv.reference: values, first and second-order gradients,
-torch.func, torch.compile, torch.export, padding strings and errors."""
+F.conv1d / F.conv_transpose1d of dyconv.reference: values, first and second-order gradients (bfloat16 and
+float16: values and first order), torch.func, torch.compile, torch.export, padding strings and errors."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -179,6 +179,27 @@ def test_torch_export_with_a_dynamic_batch_matches_eager():
     program = export(Layer(), tuple(inputs(3)), dynamic_shapes=tuple({0: batch} for _ in range(4)))
     for B in (2, 5):
         assert_close(program.module()(*inputs(B)), _layer(*inputs(B)), torch.float32, f"exported, batch {B}")
+
+
+@pytest.mark.parametrize("low", [torch.bfloat16, torch.float16], ids=str)
+def test_16_bit_matches_float64_reference(low):
+    """bfloat16 and float16 in, the same dtype out (the 2-D ops' float32 kernels, rounded once): values and
+    gradients against the float64 reference on the same values, with the dtype's tolerance."""
+    conv_inputs, kw = conv_problem(CONV_CASES[2], F64)
+    transpose_inputs, args = transpose_problem(TRANSPOSE_CASES[1], F64)
+    for what, inputs, call in (("conv1d", conv_inputs, lambda m, *a: m.dynamic_conv1d(*a, **kw)),
+                               ("conv_transpose1d", transpose_inputs,
+                                lambda m, *a: m.dynamic_conv_transpose1d(*a, *args))):
+        inputs = [t.detach().to(low).requires_grad_() for t in inputs]
+        inputs64 = [t.detach().to(F64).requires_grad_() for t in inputs]
+        out, want = call(dyconv, *inputs), call(reference, *inputs64)
+        assert out.dtype == low
+        assert_close(out.to(F64), want, low, f"{what} output")
+        g = torch.randn(want.shape, generator=torch.Generator().manual_seed(1), dtype=F64).to(low)
+        got_grads = torch.autograd.grad(out, inputs, g)
+        for i, (a, b) in enumerate(zip(got_grads, torch.autograd.grad(want, inputs64, g.to(F64)))):
+            assert a.dtype == low
+            assert_close(a.to(F64), b, low, f"{what} grad {i}")
 
 
 @pytest.mark.parametrize("low", [torch.bfloat16, torch.float16], ids=str)

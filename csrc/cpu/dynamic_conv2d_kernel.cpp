@@ -3,7 +3,8 @@
 // groups > 1: the engines see each (sample, group) as a sample of its own
 // (ConvGeometry::folded(), no copies); depthwise layers (groups == Cin) take
 // their own kernels on small maps (cpu/depthwise_lanes.h) and where strided
-// (cpu/depthwise_conv.h).
+// (cpu/depthwise_conv.h). bfloat16 and float16 run the float32 kernels over chunks of samples
+// (cpu/float32_chunks.h).
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -14,21 +15,20 @@
 #include "cpu/conv.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/depthwise_lanes.h"
+#include "cpu/float32_chunks.h"
 #include "outputs.h"
 
 namespace dyconv::cpu {
 namespace {
 
-at::Tensor dynamic_conv2d_cpu(const at::Tensor& x_in, const at::Tensor& weight_in,
-                              const std::optional<at::Tensor>& bias_in, c10::IntArrayRef stride,
-                              c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups) {
-  const ConvGeometry g = check_conv_inputs("dynamic_conv2d", x_in, weight_in, bias_in, stride,
-                                           padding, dilation, groups);
+// The forward in float32 or float64 on checked inputs (bias_in undefined: none).
+at::Tensor conv2d_forward(const ConvGeometry& g, const at::Tensor& x_in, const at::Tensor& weight_in,
+                          const at::Tensor& bias_in) {
   at::Tensor y = new_output(x_in, {g.B, g.Cout, g.Hout, g.Wout});
   if (g.B == 0) return y;
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
-  const bool has_bias = bias_in.has_value() && bias_in->defined();
-  const at::Tensor bias = has_bias ? bias_in->contiguous() : at::Tensor();
+  const bool has_bias = bias_in.defined();
+  const at::Tensor bias = has_bias ? bias_in.contiguous() : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv2d_cpu", [&] {
     const scalar_t* bp = has_bias ? bias.const_data_ptr<scalar_t>() : nullptr;
     scalar_t* yp = y.mutable_data_ptr<scalar_t>();
@@ -55,12 +55,10 @@ at::Tensor dynamic_conv2d_cpu(const at::Tensor& x_in, const at::Tensor& weight_i
   return in_format_of(x_in, y);
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
-    const at::Tensor& grad_out, const at::Tensor& x_in, const at::Tensor& weight_in,
-    c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
-    std::array<bool, 3> mask, int64_t groups) {
-  const ConvGeometry g =
-      check_conv_backward(grad_out, x_in, weight_in, stride, padding, dilation, groups);
+// The backward in float32 or float64 on checked inputs.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward(
+    const ConvGeometry& g, const at::Tensor& grad_out, const at::Tensor& x_in, const at::Tensor& weight_in,
+    std::array<bool, 3> mask) {
   // Named tensors, not a structured binding: the lambdas below capture them, which clang < 16 refuses.
   at::Tensor dx, dw, db;
   std::tie(dx, dw, db) = new_conv_grads(g, x_in, mask);
@@ -86,6 +84,31 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
                   });
   });
   return {in_format_of(x_in, dx), dw, db};
+}
+
+at::Tensor dynamic_conv2d_cpu(const at::Tensor& x, const at::Tensor& weight,
+                              const std::optional<at::Tensor>& bias_in, c10::IntArrayRef stride,
+                              c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups) {
+  const ConvGeometry g =
+      check_conv_inputs("dynamic_conv2d", x, weight, bias_in, stride, padding, dilation, groups);
+  const at::Tensor bias = bias_in.has_value() && bias_in->defined() ? *bias_in : at::Tensor();
+  if (!is_16_bit(x)) return conv2d_forward(g, x, weight, bias);
+  return in_float32_chunks(g, {x, weight, bias}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
+    return std::vector<at::Tensor>{conv2d_forward(c, t[0], t[1], t[2])};
+  })[0];
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
+    const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& weight,
+    c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
+    std::array<bool, 3> mask, int64_t groups) {
+  const ConvGeometry g = check_conv_backward(grad_out, x, weight, stride, padding, dilation, groups);
+  if (!is_16_bit(x)) return conv2d_backward(g, grad_out, x, weight, mask);
+  const auto grads = in_float32_chunks(g, {x, grad_out, weight}, [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
+    const auto [dx, dw, db] = conv2d_backward(c, t[1], t[0], t[2], mask);
+    return std::vector<at::Tensor>{dx, dw, db};
+  });
+  return {grads[0], grads[1], grads[2]};
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 // forms the conv-output gradient from grad_out and the conv output one span at
 // a time, as its GEMMs read it (no full-size dz tensor).
 // The convolution itself is cpu/conv.h (shifted GEMMs or im2col tiles); the
-// elementwise loops are cpu/row_kernels.h.
+// elementwise loops are cpu/row_kernels.h. bfloat16 and float16: cpu/float32_chunks.h.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -23,6 +23,7 @@
 
 #include "checks.h"
 #include "cpu/conv.h"
+#include "cpu/float32_chunks.h"
 #include "cpu/row_kernels.h"
 #include "outputs.h"
 
@@ -60,15 +61,13 @@ inline bool single_value_stats(Norm norm, const ConvGeometry& g) {
   return norm == Norm::Instance ? g.N() == 1 : norm == Norm::Layer ? g.Cout * g.N() == 1 : false;
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act_cpu(
-    const at::Tensor& x_in, const at::Tensor& weight_in, const at::Tensor& scale_in,
-    const at::Tensor& shift_in, c10::IntArrayRef stride, c10::IntArrayRef padding,
-    c10::IntArrayRef dilation, c10::string_view norm_s, c10::string_view act_s, double eps,
-    int64_t groups) {
+// The forward in float32 or float64 on checked inputs.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> norm_act_forward(
+    const NormActProblem& problem, const at::Tensor& x_in, const at::Tensor& weight_in,
+    const at::Tensor& scale_in, const at::Tensor& shift_in, double eps) {
   // Named values, not structured bindings: the lambdas below capture them, which clang < 16 refuses.
-  const NormActProblem problem = check_norm_act_forward(
-      x_in, weight_in, scale_in, shift_in, stride, padding, dilation, norm_s, act_s, eps, groups);
   const ConvGeometry& g = problem.g;
+  const int64_t groups = g.groups;
   const Norm norm = problem.norm;
   const Activation act = problem.act;
   at::Tensor out, y, mean, rstd;
@@ -134,17 +133,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
   return {in_format_of(x_in, out), y, mean, rstd};
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act_backward_cpu(
-    const at::Tensor& grad_out, const at::Tensor& x_in, const at::Tensor& weight_in,
-    const at::Tensor& scale_in, const at::Tensor& shift_in, const at::Tensor& y_in,
-    const at::Tensor& mean_in, const at::Tensor& rstd_in, c10::IntArrayRef stride,
-    c10::IntArrayRef padding, c10::IntArrayRef dilation, c10::string_view norm_s,
-    c10::string_view act_s, std::array<bool, 4> mask, int64_t groups) {
+// The backward in float32 or float64 on checked inputs.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> norm_act_backward(
+    const NormActProblem& problem, const at::Tensor& grad_out, const at::Tensor& x_in,
+    const at::Tensor& weight_in, const at::Tensor& scale_in, const at::Tensor& shift_in,
+    const at::Tensor& y_in, const at::Tensor& mean_in, const at::Tensor& rstd_in, std::array<bool, 4> mask) {
   // Named values, not structured bindings (see the forward).
-  const NormActProblem problem = check_norm_act_backward(
-      grad_out, x_in, weight_in, scale_in, shift_in, y_in, mean_in, rstd_in, stride, padding, dilation,
-      norm_s, act_s, groups);
   const ConvGeometry& g = problem.g;
+  const int64_t groups = g.groups;
   const Norm norm = problem.norm;
   const Activation act = problem.act;
   at::Tensor dx, dw, dscale, dshift;
@@ -242,6 +238,39 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     all_sums();
   });
   return {in_format_of(x_in, dx), dw, dscale, dshift};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act_cpu(
+    const at::Tensor& x, const at::Tensor& weight, const at::Tensor& scale, const at::Tensor& shift,
+    c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation, c10::string_view norm,
+    c10::string_view act, double eps, int64_t groups) {
+  const NormActProblem problem = check_norm_act_forward(
+      x, weight, scale, shift, stride, padding, dilation, norm, act, eps, groups);
+  if (!is_16_bit(x)) return norm_act_forward(problem, x, weight, scale, shift, eps);
+  const auto outs = in_float32_chunks(
+      problem.g, {x, weight, scale, shift}, [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
+        const auto [out, y, mean, rstd] = norm_act_forward({c, problem.norm, problem.act}, t[0], t[1], t[2], t[3], eps);
+        return std::vector<at::Tensor>{out, y, mean, rstd};
+      });
+  return {outs[0], outs[1], outs[2], outs[3]};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act_backward_cpu(
+    const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& scale,
+    const at::Tensor& shift, const at::Tensor& y, const at::Tensor& mean, const at::Tensor& rstd,
+    c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation, c10::string_view norm,
+    c10::string_view act, std::array<bool, 4> mask, int64_t groups) {
+  const NormActProblem problem = check_norm_act_backward(
+      grad_out, x, weight, scale, shift, y, mean, rstd, stride, padding, dilation, norm, act, groups);
+  if (!is_16_bit(x)) return norm_act_backward(problem, grad_out, x, weight, scale, shift, y, mean, rstd, mask);
+  const auto grads = in_float32_chunks(
+      problem.g, {x, grad_out, weight, scale, shift, y, mean, rstd},
+      [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
+        const auto [dx, dw, dscale, dshift] =
+            norm_act_backward({c, problem.norm, problem.act}, t[1], t[0], t[2], t[3], t[4], t[5], t[6], t[7], mask);
+        return std::vector<at::Tensor>{dx, dw, dscale, dshift};
+      });
+  return {grads[0], grads[1], grads[2], grads[3]};
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 // this runs the backward input-gradient pass of the engines of cpu/conv.h (or
 // of a depthwise kernel) with x as the output gradient; no engine of its own.
 // Its gradients are the forward conv (for x) and the conv weight gradient (for
-// weight), both ops already (dyconv/_autograd.py).
+// weight), both ops already (dyconv/_autograd.py). bfloat16 and float16: cpu/float32_chunks.h.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -16,23 +16,20 @@
 #include "cpu/conv.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/depthwise_lanes.h"
+#include "cpu/float32_chunks.h"
 #include "outputs.h"
 
 namespace dyconv::cpu {
 namespace {
 
-at::Tensor dynamic_conv_transpose2d_cpu(const at::Tensor& x_in, const at::Tensor& weight_in,
-                                        const std::optional<at::Tensor>& bias_in,
-                                        c10::IntArrayRef stride, c10::IntArrayRef padding,
-                                        c10::IntArrayRef output_padding, c10::IntArrayRef dilation,
-                                        int64_t groups) {
-  // g: the convolution this one transposes (its input is y, its output has x's shape).
-  const ConvGeometry g = check_conv_transpose_inputs(x_in, weight_in, bias_in, stride, padding,
-                                                     output_padding, dilation, groups);
+// In float32 or float64 on checked inputs; g: the convolution this one transposes (its input is
+// y, its output has x's shape). bias_in undefined: none.
+at::Tensor conv_transpose2d(const ConvGeometry& g, const at::Tensor& x_in, const at::Tensor& weight_in,
+                            const at::Tensor& bias_in) {
   at::Tensor y = new_output(x_in, {g.B, g.Cin, g.H, g.W});
   if (g.B == 0) return y;
   const at::Tensor x = x_in.contiguous(), w = weight_in.contiguous();
-  const bool has_bias = bias_in.has_value() && bias_in->defined();
+  const bool has_bias = bias_in.defined();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dynamic_conv_transpose2d_cpu", [&] {
     using T = scalar_t;
     const ConvGeometry f = g.folded();
@@ -52,7 +49,7 @@ at::Tensor dynamic_conv_transpose2d_cpu(const at::Tensor& x_in, const at::Tensor
                     });
     }
     if (!has_bias) return;
-    const at::Tensor bias = bias_in->contiguous();
+    const at::Tensor bias = bias_in.contiguous();
     const T* bp = bias.const_data_ptr<T>();
     const int64_t plane = g.H * g.W;
     at::parallel_for(0, g.B * g.Cin, 1, [&](int64_t i0, int64_t i1) {
@@ -64,6 +61,20 @@ at::Tensor dynamic_conv_transpose2d_cpu(const at::Tensor& x_in, const at::Tensor
     });
   });
   return in_format_of(x_in, y);
+}
+
+at::Tensor dynamic_conv_transpose2d_cpu(const at::Tensor& x, const at::Tensor& weight,
+                                        const std::optional<at::Tensor>& bias_in,
+                                        c10::IntArrayRef stride, c10::IntArrayRef padding,
+                                        c10::IntArrayRef output_padding, c10::IntArrayRef dilation,
+                                        int64_t groups) {
+  const ConvGeometry g = check_conv_transpose_inputs(x, weight, bias_in, stride, padding,
+                                                     output_padding, dilation, groups);
+  const at::Tensor bias = bias_in.has_value() && bias_in->defined() ? *bias_in : at::Tensor();
+  if (!is_16_bit(x)) return conv_transpose2d(g, x, weight, bias);
+  return in_float32_chunks(g, {x, weight, bias}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
+    return std::vector<at::Tensor>{conv_transpose2d(c, t[0], t[1], t[2])};
+  })[0];
 }
 
 }  // namespace

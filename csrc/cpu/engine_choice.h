@@ -52,10 +52,6 @@ inline bool env_flag(const char* name) {
   return v && *v && std::strcmp(v, "0") != 0;
 }
 
-// Whether the engines split this batch's samples between threads (ShiftedPlan and
-// WinogradPlan: the batch does not divide evenly and is small).
-inline bool splits_samples(int64_t B, int64_t threads) { return B % threads != 0 && B < 8 * threads; }
-
 // torch.get_float32_matmul_precision() for float32 ("highest", "high" or "medium"); empty for float64.
 template <typename T>
 std::string float32_precision() {

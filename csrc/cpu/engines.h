@@ -52,6 +52,10 @@ inline bool forced_engine(Engine& engine) {
   return true;
 }
 
+// Whether the engines split this batch's samples between threads (ShiftedPlan, WinogradPlan and
+// PhasePlan: the batch does not divide evenly and is small; im2col tiles: fewer samples than threads).
+inline bool splits_samples(int64_t B, int64_t threads) { return B % threads != 0 && B < 8 * threads; }
+
 // Whether engine e computes this convolution in T: im2col everywhere, the shifted
 // engine at stride 1, direct taps also in float only, Winograd (either tile) for 3x3
 // kernels, the stride phases at strides above 1.

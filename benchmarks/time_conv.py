@@ -8,6 +8,7 @@ and the median over the rounds are shown, and each minimum against the grouped i
 Example (repository root):
   python -m benchmarks.time_conv --engines winograd4 winograd --repeats 10
   python -m benchmarks.time_conv --channels 24 --out-channels 96 --dilation 2
+  python -m benchmarks.time_conv --engines auto --dtypes float32 bfloat16 float16
 """
 from __future__ import annotations
 
@@ -35,42 +36,55 @@ def main(argv=None):
     ap.add_argument("--frames", type=int, default=248, help="columns: time frames (default 248)")
     ap.add_argument("--dilation", type=int, default=4, help="dilation of the 3x3 kernel, padding the same (default 4)")
     ap.add_argument("--engines", nargs="+", default=["winograd4", "winograd"], metavar="ENGINE",
-                    help="DYCONV_CPU_ENGINE values to time (default winograd4 winograd)")
+                    help="DYCONV_CPU_ENGINE values to time, 'auto' for the automatic choice (default winograd4 winograd)")
+    ap.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "bfloat16", "float16"],
+                    help="dtypes of the inputs, each contender timed in each (default float32); the ratios are "
+                         "against the grouped idiom in the first")
     ap.add_argument("--repeats", type=int, default=8, help="timed rounds after one warm-up (default 8)")
     a = ap.parse_args(argv)
 
     B, C, H, W, d = a.batch, a.channels, a.height, a.frames, a.dilation
     Co = a.out_channels or C
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(B, C, H, W, generator=g).requires_grad_()
-    w = (torch.randn(B, Co, C, 3, 3, generator=g) / (9 * C) ** 0.5).requires_grad_()
-    grad_out = torch.randn(B, Co, H, W, generator=g)
+    x32 = torch.randn(B, C, H, W, generator=g)
+    w32 = torch.randn(B, Co, C, 3, 3, generator=g) / (9 * C) ** 0.5
+    grad32 = torch.randn(B, Co, H, W, generator=g)
 
-    def grouped():
+    def problem(dtype):
+        return (x32.to(dtype).requires_grad_(), w32.to(dtype).requires_grad_(), grad32.to(dtype))
+
+    def grouped(x, w):
         y = F.conv2d(x.reshape(1, B * C, H, W), w.reshape(B * Co, C, 3, 3), groups=B, dilation=d, padding=d)
         return y.reshape(B, Co, H, W)
 
-    contenders = {e: (lambda: dyconv.dynamic_conv2d(x, w, padding=d, dilation=d), e) for e in a.engines}
-    contenders["grouped"] = (grouped, None)
+    def per_sample(x, w):
+        return dyconv.dynamic_conv2d(x, w, padding=d, dilation=d)
+
+    contenders = {}  # name: (function, engine, (x, w, grad_out))
+    for dt in a.dtypes:
+        inputs = problem(getattr(torch, dt))
+        suffix = "" if a.dtypes == ["float32"] else f" {dt}"
+        for e in a.engines:
+            contenders[e + suffix] = (per_sample, None if e == "auto" else e, inputs)
+        contenders["grouped" + suffix] = (grouped, None, inputs)
     times = {name: ([], []) for name in contenders}  # forward, forward + backward
     for i in range(a.repeats + 1):
-        for name, (fn, engine) in contenders.items():
+        for name, (fn, engine, (x, w, grad_out)) in contenders.items():
             with cpu_engine(engine):
                 t0 = time.perf_counter()
-                y = fn()
+                y = fn(x, w)
                 t1 = time.perf_counter()
                 torch.autograd.grad(y, (x, w), grad_out)
                 t2 = time.perf_counter()
             if i:
                 times[name][0].append(t1 - t0)
                 times[name][1].append(t2 - t0)
-    print(f"B{B} {C}->{Co} d{d} {H}x{W} float32, {torch.get_num_threads()} threads, {a.repeats} rounds:")
-    base = min(times["grouped"][1])
+    print(f"B{B} {C}->{Co} d{d} {H}x{W} {', '.join(a.dtypes)}, {torch.get_num_threads()} threads, {a.repeats} rounds:")
+    base = min(times["grouped" + ("" if a.dtypes == ["float32"] else f" {a.dtypes[0]}")][1])
     for name, (fwd, total) in times.items():
         median = sorted(total)[len(total) // 2]
-        print(f"  {name:10s} forward {min(fwd) * 1e3:7.1f} ms  forward+backward {min(total) * 1e3:7.1f} ms "
+        print(f"  {name:18s} forward {min(fwd) * 1e3:7.1f} ms  forward+backward {min(total) * 1e3:7.1f} ms "
               f"(median {median * 1e3:7.1f})  {base / min(total):5.2f}x the grouped idiom")
-
 
 if __name__ == "__main__":
     main()

@@ -51,6 +51,16 @@ class Problem:
         return f"B{self.B} {self.Cin}->{self.Cout} d{self.dilation} {self.H}x{self.W}"
 
 
+def add_shape_args(ap):
+    """The command-line flags of one paper-like layer shape (benchmarks.time_layer, benchmarks.time_conv):
+    --batch, --channels, --out-channels, --frames, --dilation of a 3x3 kernel on 40 mel bands."""
+    ap.add_argument("--batch", type=int, default=16, help="samples per call (default 16)")
+    ap.add_argument("--channels", type=int, default=96, help="input channels (default 96)")
+    ap.add_argument("--out-channels", type=int, default=None, help="output channels (default: --channels)")
+    ap.add_argument("--frames", type=int, default=248, help="time frames: columns (default 248)")
+    ap.add_argument("--dilation", type=int, default=4, help="dilation of the 3x3 kernel, padding the same (default 4)")
+
+
 def make_inputs(p: Problem, dtype=torch.float32, device="cpu", seed=0, shared_weight=False):
     """x, weight, scale, shift, all requiring grad. With shared_weight: (x, weight) only,
     weight of shape (Cout, Cin, k, k) for the dense ceiling."""

@@ -24,17 +24,13 @@ if __package__ in (None, ""):  # run as a file (python benchmarks/time_conv.py):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import dyconv
-from benchmarks.contenders import cpu_engine
+from benchmarks.contenders import add_shape_args, cpu_engine
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--batch", type=int, default=16, help="samples per call (default 16)")
-    ap.add_argument("--channels", type=int, default=96, help="input channels (default 96)")
-    ap.add_argument("--out-channels", type=int, default=None, help="output channels (default: --channels)")
+    add_shape_args(ap)
     ap.add_argument("--height", type=int, default=40, help="rows: mel bands (default 40)")
-    ap.add_argument("--frames", type=int, default=248, help="columns: time frames (default 248)")
-    ap.add_argument("--dilation", type=int, default=4, help="dilation of the 3x3 kernel, padding the same (default 4)")
     ap.add_argument("--engines", nargs="+", default=["winograd4", "winograd"], metavar="ENGINE",
                     help="DYCONV_CPU_ENGINE values to time, 'auto' for the automatic choice (default winograd4 winograd)")
     ap.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "bfloat16", "float16"],

@@ -19,17 +19,13 @@ import torch
 if __package__ in (None, ""):  # run as a file (python benchmarks/time_layer.py): the repository root on sys.path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.contenders import CONTENDERS, Problem, cpu_engine, make_inputs
+from benchmarks.contenders import CONTENDERS, Problem, add_shape_args, cpu_engine, make_inputs
 from training.engine.memory import allocator_in_use
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--batch", type=int, default=16, help="samples per call (default 16)")
-    ap.add_argument("--channels", type=int, default=96, help="input channels (default 96)")
-    ap.add_argument("--out-channels", type=int, default=None, help="output channels (default: --channels)")
-    ap.add_argument("--frames", type=int, default=248, help="time frames; 40 mel bands (default 248)")
-    ap.add_argument("--dilation", type=int, default=4, help="dilation of the 3x3 kernel (default 4)")
+    add_shape_args(ap)
     ap.add_argument("--repeats", type=int, default=8, help="timed calls after 2 warm-ups; the minimum is shown")
     ap.add_argument("--forward-only", action="store_true", help="time the forward pass alone")
     ap.add_argument("--float64", action="store_true", help="float64 inputs (default float32)")

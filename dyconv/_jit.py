@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import subprocess
 import sys
 
 import torch
@@ -61,7 +62,7 @@ def load() -> None:
     try:
         cpp_extension.load(name, sources, build_directory=build_dir, with_cuda=with_cuda,
                            is_python_module=False, **kwargs)
-    except (RuntimeError, OSError, ImportError) as e:
+    except (RuntimeError, OSError, ImportError, subprocess.SubprocessError) as e:  # a compiler that cannot even say its version
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise ImportError(
             f"dyconv: compiling the ops for torch {torch.__version__} failed ({reason}); it needs a C++ compiler "

@@ -9,6 +9,7 @@ Example (repository root):
   python -m benchmarks.time_conv --engines winograd4 winograd --repeats 10
   python -m benchmarks.time_conv --channels 24 --out-channels 96 --dilation 2
   python -m benchmarks.time_conv --engines auto --dtypes float32 bfloat16 float16
+  python -m benchmarks.time_conv --engines auto --dtypes float32 bfloat16 --formats contiguous channels_last
 """
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def main(argv=None):
     ap.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "bfloat16", "float16"],
                     help="dtypes of the inputs, each contender timed in each (default float32); the ratios are "
                          "against the grouped idiom in the first")
+    ap.add_argument("--formats", nargs="+", default=["contiguous"], choices=["contiguous", "channels_last"],
+                    help="memory formats of x and grad_out, each contender timed in each (default contiguous); the "
+                         "ratios are against the grouped idiom in the first dtype and format")
     ap.add_argument("--repeats", type=int, default=8, help="timed rounds after one warm-up (default 8)")
     a = ap.parse_args(argv)
 
@@ -46,8 +50,10 @@ def main(argv=None):
     w32 = torch.randn(B, Co, C, 3, 3, generator=g) / (9 * C) ** 0.5
     grad32 = torch.randn(B, Co, H, W, generator=g)
 
-    def problem(dtype):
-        return (x32.to(dtype).requires_grad_(), w32.to(dtype).requires_grad_(), grad32.to(dtype))
+    def problem(dtype, fmt):
+        fmt = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
+        return (x32.to(dtype).to(memory_format=fmt).requires_grad_(), w32.to(dtype).requires_grad_(),
+                grad32.to(dtype).to(memory_format=fmt))
 
     def grouped(x, w):
         y = F.conv2d(x.reshape(1, B * C, H, W), w.reshape(B * Co, C, 3, 3), groups=B, dilation=d, padding=d)
@@ -57,12 +63,15 @@ def main(argv=None):
         return dyconv.dynamic_conv2d(x, w, padding=d, dilation=d)
 
     contenders = {}  # name: (function, engine, (x, w, grad_out))
+    def suffix(dt, fmt):
+        return ("" if a.dtypes == ["float32"] else f" {dt}") + ("" if a.formats == ["contiguous"] else f" {fmt}")
+
     for dt in a.dtypes:
-        inputs = problem(getattr(torch, dt))
-        suffix = "" if a.dtypes == ["float32"] else f" {dt}"
-        for e in a.engines:
-            contenders[e + suffix] = (per_sample, None if e == "auto" else e, inputs)
-        contenders["grouped" + suffix] = (grouped, None, inputs)
+        for fmt in a.formats:
+            inputs = problem(getattr(torch, dt), fmt)
+            for e in a.engines:
+                contenders[e + suffix(dt, fmt)] = (per_sample, None if e == "auto" else e, inputs)
+            contenders["grouped" + suffix(dt, fmt)] = (grouped, None, inputs)
     times = {name: ([], []) for name in contenders}  # forward, forward + backward
     for i in range(a.repeats + 1):
         for name, (fn, engine, (x, w, grad_out)) in contenders.items():
@@ -75,11 +84,12 @@ def main(argv=None):
             if i:
                 times[name][0].append(t1 - t0)
                 times[name][1].append(t2 - t0)
-    print(f"B{B} {C}->{Co} d{d} {H}x{W} {', '.join(a.dtypes)}, {torch.get_num_threads()} threads, {a.repeats} rounds:")
-    base = min(times["grouped" + ("" if a.dtypes == ["float32"] else f" {a.dtypes[0]}")][1])
+    print(f"B{B} {C}->{Co} d{d} {H}x{W} {', '.join(a.dtypes)}, {', '.join(a.formats)}, {torch.get_num_threads()} "
+          f"threads, {a.repeats} rounds:")
+    base = min(times["grouped" + suffix(a.dtypes[0], a.formats[0])][1])
     for name, (fwd, total) in times.items():
         median = sorted(total)[len(total) // 2]
-        print(f"  {name:18s} forward {min(fwd) * 1e3:7.1f} ms  forward+backward {min(total) * 1e3:7.1f} ms "
+        print(f"  {name:32s} forward {min(fwd) * 1e3:7.1f} ms  forward+backward {min(total) * 1e3:7.1f} ms "
               f"(median {median * 1e3:7.1f})  {base / min(total):5.2f}x the grouped idiom")
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ CPU (``torch.autocast("cpu", dtype=torch.bfloat16 or torch.float16)``):
 floating inputs other than float64 are cast to float32 and the result is
 float32 -- what autocast does for its float32 ops (``layer_norm``, ...), not the
 bfloat16 of ``F.conv2d``. The CPU ops do take 16-bit tensors, but they run the
-float32 kernels on chunks converted to float32 (csrc/cpu/float32_chunks.h; no
+float32 kernels on chunks converted to float32 (csrc/cpu/converted_chunks.h; no
 16-bit GEMM path), so a 16-bit run is not faster: at the paper's 96->96 layer
 (batch 16, 40x248, forward + backward) bfloat16 took 1.00x float32's time on one
 thread and 1.4x on two loaded ones (docs/ops.md, dtypes and autocast). Under

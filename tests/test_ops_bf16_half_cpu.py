@@ -1,4 +1,4 @@
-"""bfloat16 and float16 on the CPU (csrc/cpu/float32_chunks.h): every op, forward and backward, is the float32 op
+"""bfloat16 and float16 on the CPU (csrc/cpu/converted_chunks.h): every op, forward and backward, is the float32 op
 on the same values rounded once to the input's dtype, bitwise, on every engine and in both memory formats, also
 over batches of several chunks; second-order gradients against the float64 reference.
 
@@ -87,7 +87,7 @@ def test_every_op_is_the_float32_op_rounded_once(engine, dtype, fmt):
 def test_batches_of_several_chunks_are_exact(geometry, two_threads):
     """With 2 threads these batches run in several chunks, the forward conv in 6 + 17 samples (the rest of 11 alone
     would be split between threads: the last chunk takes it) and 220 + 11; on kernels of this library's own (no
-    BLAS, whose rounding can depend on the thread: csrc/cpu/float32_chunks.h)."""
+    BLAS, whose rounding can depend on the thread: csrc/cpu/converted_chunks.h)."""
     tensors = _tensors(geometry, torch.bfloat16, torch.channels_last, seed=1)
     for name, op, args in _calls(geometry, *tensors, fused=(("layer", "relu"),)):
         _assert_rounded_float32(name, op, args)

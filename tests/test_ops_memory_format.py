@@ -11,6 +11,7 @@ from torch._prims_common import suggest_memory_format
 import dyconv
 from dyconv import reference
 from conftest import assert_close, make_problem
+from test_ops_bf16_half_cpu import GEOMETRIES, _calls, _tensors
 from test_ops_double_backward import _compare
 
 F64 = torch.float64
@@ -132,3 +133,24 @@ def test_torch_compile_keeps_channels_last(dtype):
     assert_close(got, want, dtype, "compiled output")
     (gx,) = torch.autograd.grad(got.sum(), x)
     assert suggest_memory_format(gx) == torch.channels_last
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64], ids=str)
+@pytest.mark.parametrize("engine", list(GEOMETRIES) + ["several chunks"])
+def test_channels_last_is_the_nchw_result_bitwise(engine, dtype, two_threads):
+    """A channels_last x runs the NCHW kernels over chunks of samples transposed into a workspace, and the output
+    (input gradient) is written back channels_last chunk by chunk (csrc/cpu/converted_chunks.h): every output of
+    every op equals the contiguous call's, bitwise; the first one channels_last, the others as the contiguous call
+    gives them. "several chunks": 23 samples of 8 channels at 128x128 run in several chunks on 2 threads (direct
+    taps, a kernel of this library's own: no BLAS, whose rounding can depend on the thread)."""
+    geometry = GEOMETRIES.get(engine, (23, 8, 128, 128, 8, 3, 1, 1, 1, 1))
+    nchw = _tensors(geometry, dtype, torch.contiguous_format, seed=2)
+    nhwc = tuple(t.to(memory_format=torch.channels_last) if t.dim() == 4 else t for t in nchw)
+    assert nhwc[0].stride() != nchw[0].stride()
+    for (name, op, args), (_, _, args_cl) in zip(_calls(geometry, *nchw), _calls(geometry, *nhwc)):
+        got, want = op(*args_cl), op(*args)
+        got, want = ((t,) if isinstance(t, torch.Tensor) else t for t in (got, want))
+        assert suggest_memory_format(got[0]) == torch.channels_last, f"{name}: output 0 not channels_last"
+        for i, (a, b) in enumerate(zip(got, want)):
+            assert a.dtype == b.dtype and (i == 0 or a.stride() == b.stride()), f"{name}: output {i} dtype/strides"
+            assert torch.equal(a, b), f"{name}: output {i} differs from the contiguous call's"

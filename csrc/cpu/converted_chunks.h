@@ -1,4 +1,5 @@
-// bfloat16 and float16 on the CPU: the float32 kernels, run over chunks of samples.
+// bfloat16 and float16, and channels_last inputs, on the CPU: the NCHW float32 / float64 kernels,
+// run over chunks of samples.
 //
 // A 16-bit op converts each chunk's per-sample inputs (x, weight, bias, grad_out, ...) to
 // float32, runs the float32 kernel on the chunk's geometry and rounds its outputs once into
@@ -6,16 +7,22 @@
 // CUDA kernels' 16-bit path. Weight, bias and norm gradients are per sample, so a chunk is a
 // problem of its own and nothing is summed across chunks.
 //
+// A channels_last x (any dtype) takes the same path: each chunk is transposed into an NCHW
+// workspace (with the 16-bit conversion in the same pass), and the op's main output (the output,
+// or the input gradient) is written back channels_last, chunk by chunk: PyTorch's memory format
+// kept without a whole-batch NCHW copy on the way in and another on the way out. Inputs already
+// NCHW in the compute dtype are read in place, not copied.
+//
 // Chunks of samples rather than a conversion inside every engine's packing (im2col tiles,
 // shifted and Winograd buffers, stride phases, depthwise lanes, forward and backward each):
-// - one conversion for all engines and both directions, instead of a 16-bit load in each
-//   packing loop and its vector variants, and no second set of engine code to keep exact;
-// - bounded memory: a chunk is about kChunkBytesPerThread of float32 input per thread (at
-//   least one sample per thread), never a float32 copy of the whole batch;
+// - one conversion for all engines and both directions, instead of a 16-bit or NHWC load in
+//   each packing loop and its vector variants, and no second set of engine code to keep exact;
+// - bounded memory: a chunk is about kChunkBytesPerThread of compute-dtype input per thread (at
+//   least one sample per thread), never a converted copy of the whole batch;
 // - cache: a chunk is converted right before the engine reads it, while it is in cache where
 //   it fits; the conversion passes cost about what they cost inside the packing would;
-// - exactness: the result is the float32 op's on the converted inputs, rounded once (tested
-//   bitwise). The chunks are cut so that the engines plan each the way they plan the whole
+// - exactness: the result is the NCHW op's on the converted inputs, rounded once (tested
+//   bitwise for 16 bits). The chunks are cut so that the engines plan each the way they plan the whole
 //   batch: a batch whose samples the engines split between threads (splits_samples: small and
 //   not a multiple of the threads) runs as one chunk, any other in chunks of a multiple of the
 //   threads, the last one taking the rest where the rest alone would be split. Two differences
@@ -39,15 +46,20 @@
 
 namespace dyconv::cpu {
 
-// Whether x takes this path: a 16-bit floating dtype (checks.cpp admits no other besides float32
-// and float64).
+// Whether x is 16-bit (checks.cpp admits no other floating dtype besides float32 and float64).
 inline bool is_16_bit(const at::Tensor& x) {
   return x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf;
 }
 
-namespace float32_chunks_detail {
+// Whether x takes this path: 16-bit, or channels_last as PyTorch suggests it (what F.conv2d on the
+// CPU follows).
+inline bool takes_converted_chunks(const at::Tensor& x) {
+  return is_16_bit(x) || (x.dim() == 4 && x.suggest_memory_format() == at::MemoryFormat::ChannelsLast);
+}
 
-// float32 input per thread per chunk: a core's L2 cache on Sapphire Rapids. On one thread (fwd + bwd,
+namespace converted_chunks_detail {
+
+// Compute-dtype input per thread per chunk: a core's L2 cache on Sapphire Rapids. On one thread (fwd + bwd,
 // 32->32 at 32x32 and 64->64 at 16x16, B 64 and 128, loaded machine) 2 MiB ran at 1.01-1.05x float32's time,
 // 256-512 KiB at 0.90-1.02x, 8 MiB at 1.13-1.21x (the chunk out of cache); on two threads of a loaded machine
 // the larger chunks ran faster (fewer parallel regions to wait in).
@@ -73,8 +85,8 @@ inline at::Tensor samples_of(const at::Tensor& t, int64_t s0, int64_t s1) {
   return at::from_blob(data + s0 * t.stride(0) * t.element_size(), sizes, t.strides(), t.options());
 }
 
-// One conversion: samples [src_b0, src_b0 + n) of src into samples [dst_b0, ...) of dst, of the same
-// strides and another dtype; neither empty.
+// One conversion: samples [src_b0, src_b0 + n) of src into samples [dst_b0, ...) of dst, in another
+// dtype, memory format or both; neither empty.
 struct Conversion {
   at::Tensor dst;
   int64_t dst_b0;
@@ -85,6 +97,8 @@ struct Conversion {
 // All conversions in one parallel region over the n samples, each thread converting its samples of
 // every tensor with ATen's copy (serial inside the region, vectorized, torch's rounding): a
 // region per tensor and chunk costs more than the conversion where threads wait on each other.
+// A change of memory format is the same 4-D strided copy: per sample as 2-D transposes (ATen's
+// cache-blocked copy_transpose) it took 3x as long on paper layer 3's activations.
 inline void convert(const std::vector<Conversion>& conversions, int64_t n) {
   at::parallel_for(0, n, 1, [&](int64_t s0, int64_t s1) {
     for (const Conversion& c : conversions)
@@ -92,37 +106,42 @@ inline void convert(const std::vector<Conversion>& conversions, int64_t n) {
   });
 }
 
-// The 16-bit output for the per-sample float32 output `part` of a chunk: its sizes with the
-// whole batch, its strides (samples outermost), x's dtype.
-inline at::Tensor new_output_like(const at::Tensor& part, int64_t B, const at::Tensor& x) {
+// The whole-batch output for the per-sample output `part` of a chunk (NCHW, samples outermost):
+// its sizes with the whole batch, x's dtype, and x's memory format where `follows_x`.
+inline at::Tensor new_output_like(const at::Tensor& part, int64_t B, const at::Tensor& x, bool follows_x) {
   std::vector<int64_t> sizes(part.sizes().begin(), part.sizes().end());
   sizes[0] = B;
-  at::Tensor t = at::empty_strided(sizes, part.strides(), x.options());
+  const bool channels_last = follows_x && part.dim() == 4 && x.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
+  at::Tensor t = at::empty(sizes, x.options().memory_format(channels_last ? at::MemoryFormat::ChannelsLast
+                                                                           : at::MemoryFormat::Contiguous));
   advise_huge_pages(t.data_ptr(), t.nbytes());
   return t;
 }
 
-}  // namespace float32_chunks_detail
+}  // namespace converted_chunks_detail
 
-// kernel(chunk geometry, float32 inputs) -> float32 outputs, on checked inputs: `inputs` are the
+// kernel(chunk geometry, NCHW compute-dtype inputs) -> outputs, on checked inputs: `inputs` are the
 // op's per-sample tensors (batch first; undefined for an absent optional one) and g their
-// geometry. Returns the outputs in x's (inputs[0]'s) dtype. The kernel's outputs of two or more
-// dimensions are per sample, dense with the samples outermost (contiguous or channels_last);
-// others (the (0,) placeholder of a gradient not asked for) come back empty.
+// geometry. The compute dtype is float32 for a 16-bit x (inputs[0]), else x's. Returns the outputs
+// in x's dtype; the first one (the op's output, or the input gradient) in x's memory format, the
+// others NCHW. The kernel's outputs of two or more dimensions are per sample, NCHW; others (the (0,)
+// placeholder of a gradient not asked for) come back empty.
 template <typename Kernel>
-std::vector<at::Tensor> in_float32_chunks(const ConvGeometry& g, const std::vector<at::Tensor>& inputs,
-                                          Kernel&& kernel) {
-  using namespace float32_chunks_detail;
+std::vector<at::Tensor> in_converted_chunks(const ConvGeometry& g, const std::vector<at::Tensor>& inputs,
+                                            Kernel&& kernel) {
+  using namespace converted_chunks_detail;
   const at::Tensor& x = inputs[0];
+  const at::ScalarType compute = is_16_bit(x) ? at::kFloat : x.scalar_type();
+  const int64_t compute_size = at::elementSize(compute);
   std::vector<int64_t> chunks;
   int64_t per_sample_bytes = 0;
   for (const at::Tensor& t : inputs)
-    if (t.defined() && g.B > 0) per_sample_bytes += t.numel() / g.B * int64_t(sizeof(float));
+    if (t.defined() && g.B > 0) per_sample_bytes += t.numel() / g.B * compute_size;
   for (int64_t b0 = 0; b0 < g.B || chunks.empty(); b0 += chunks.back())  // one chunk at least: B = 0 has outputs
     chunks.push_back(chunk_samples(g, per_sample_bytes, b0));
   const int64_t most = *std::max_element(chunks.begin(), chunks.end());
-  // The inputs dense with the samples outermost (as they come, but for odd strides), and the
-  // float32 workspace of a chunk of each, in the same strides.
+  // The inputs dense with the samples outermost (as they come, but for odd strides), and for each
+  // one not already NCHW in the compute dtype, an NCHW workspace of a chunk of it.
   std::vector<at::Tensor> sources, workspaces;
   for (const at::Tensor& t : inputs) {
     if (!t.defined()) {
@@ -130,9 +149,13 @@ std::vector<at::Tensor> in_float32_chunks(const ConvGeometry& g, const std::vect
       continue;
     }
     sources.push_back(t.contiguous(t.suggest_memory_format()));
+    if (t.scalar_type() == compute && sources.back().is_contiguous()) {
+      workspaces.emplace_back();  // read in place
+      continue;
+    }
     std::vector<int64_t> sizes(t.sizes().begin(), t.sizes().end());
     sizes[0] = most;
-    workspaces.push_back(at::empty_strided(sizes, sources.back().strides(), t.options().dtype(at::kFloat)));
+    workspaces.push_back(at::empty(sizes, t.options().dtype(compute)));
   }
   std::vector<at::Tensor> outputs;
   int64_t b0 = 0;
@@ -142,18 +165,21 @@ std::vector<at::Tensor> in_float32_chunks(const ConvGeometry& g, const std::vect
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (!inputs[i].defined()) {
         chunk.push_back(inputs[i]);
-        continue;
+      } else if (!workspaces[i].defined()) {
+        chunk.push_back(samples_of(sources[i], b0, b0 + n));
+      } else {
+        chunk.push_back(workspaces[i].narrow(0, 0, n));
+        if (sources[i].numel() > 0) in.push_back({workspaces[i], 0, sources[i], b0});
       }
-      chunk.push_back(workspaces[i].narrow(0, 0, n));
-      if (sources[i].numel() > 0) in.push_back({workspaces[i], 0, sources[i], b0});
     }
     convert(in, n);
     ConvGeometry cg = g;
     cg.B = n;
     const std::vector<at::Tensor> parts = kernel(cg, chunk);
     if (outputs.empty()) {
-      for (const at::Tensor& p : parts)
-        outputs.push_back(p.dim() >= 2 ? new_output_like(p, g.B, x) : at::empty({0}, x.options()));
+      for (size_t i = 0; i < parts.size(); ++i)
+        outputs.push_back(parts[i].dim() >= 2 ? new_output_like(parts[i], g.B, x, i == 0)
+                                              : at::empty({0}, x.options()));
     }
     std::vector<Conversion> out;
     for (size_t i = 0; i < parts.size(); ++i)

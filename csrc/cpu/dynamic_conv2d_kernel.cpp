@@ -3,8 +3,8 @@
 // groups > 1: the engines see each (sample, group) as a sample of its own
 // (ConvGeometry::folded(), no copies); depthwise layers (groups == Cin) take
 // their own kernels on small maps (cpu/depthwise_lanes.h) and where strided
-// (cpu/depthwise_conv.h). bfloat16 and float16 run the float32 kernels over chunks of samples
-// (cpu/float32_chunks.h).
+// (cpu/depthwise_conv.h). bfloat16, float16 and a channels_last x run
+// the NCHW float32 / float64 kernels over converted chunks of samples (cpu/converted_chunks.h).
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -15,7 +15,7 @@
 #include "cpu/conv.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/depthwise_lanes.h"
-#include "cpu/float32_chunks.h"
+#include "cpu/converted_chunks.h"
 #include "outputs.h"
 
 namespace dyconv::cpu {
@@ -52,7 +52,7 @@ at::Tensor conv2d_forward(const ConvGeometry& g, const at::Tensor& x_in, const a
                              }
                            });
   });
-  return in_format_of(x_in, y);
+  return y;
 }
 
 // The backward in float32 or float64 on checked inputs.
@@ -83,7 +83,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward(
                     std::memcpy(dst, dyp + (b * f.Cout + c) * N + n0, (n1 - n0) * sizeof(scalar_t));
                   });
   });
-  return {in_format_of(x_in, dx), dw, db};
+  return {dx, dw, db};
 }
 
 at::Tensor dynamic_conv2d_cpu(const at::Tensor& x, const at::Tensor& weight,
@@ -92,8 +92,8 @@ at::Tensor dynamic_conv2d_cpu(const at::Tensor& x, const at::Tensor& weight,
   const ConvGeometry g =
       check_conv_inputs("dynamic_conv2d", x, weight, bias_in, stride, padding, dilation, groups);
   const at::Tensor bias = bias_in.has_value() && bias_in->defined() ? *bias_in : at::Tensor();
-  if (!is_16_bit(x)) return conv2d_forward(g, x, weight, bias);
-  return in_float32_chunks(g, {x, weight, bias}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
+  if (!takes_converted_chunks(x)) return conv2d_forward(g, x, weight, bias);
+  return in_converted_chunks(g, {x, weight, bias}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
     return std::vector<at::Tensor>{conv2d_forward(c, t[0], t[1], t[2])};
   })[0];
 }
@@ -103,8 +103,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
     c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
     std::array<bool, 3> mask, int64_t groups) {
   const ConvGeometry g = check_conv_backward(grad_out, x, weight, stride, padding, dilation, groups);
-  if (!is_16_bit(x)) return conv2d_backward(g, grad_out, x, weight, mask);
-  const auto grads = in_float32_chunks(g, {x, grad_out, weight}, [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
+  if (!takes_converted_chunks(x)) return conv2d_backward(g, grad_out, x, weight, mask);
+  const auto grads = in_converted_chunks(g, {x, grad_out, weight}, [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
     const auto [dx, dw, db] = conv2d_backward(c, t[1], t[0], t[2], mask);
     return std::vector<at::Tensor>{dx, dw, db};
   });

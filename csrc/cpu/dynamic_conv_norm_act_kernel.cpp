@@ -12,7 +12,7 @@
 // forms the conv-output gradient from grad_out and the conv output one span at
 // a time, as its GEMMs read it (no full-size dz tensor).
 // The convolution itself is cpu/conv.h (shifted GEMMs or im2col tiles); the
-// elementwise loops are cpu/row_kernels.h. bfloat16 and float16: cpu/float32_chunks.h.
+// elementwise loops are cpu/row_kernels.h. bfloat16, float16 and channels_last: cpu/converted_chunks.h.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -23,7 +23,7 @@
 
 #include "checks.h"
 #include "cpu/conv.h"
-#include "cpu/float32_chunks.h"
+#include "cpu/converted_chunks.h"
 #include "cpu/row_kernels.h"
 #include "outputs.h"
 
@@ -130,7 +130,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> norm_act_forward(
     }
     at::parallel_for(0, g.B * Cout, 1, apply_rows);
   });
-  return {in_format_of(x_in, out), y, mean, rstd};
+  return {out, y, mean, rstd};
 }
 
 // The backward in float32 or float64 on checked inputs.
@@ -237,7 +237,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> norm_act_backward(
                   });
     all_sums();
   });
-  return {in_format_of(x_in, dx), dw, dscale, dshift};
+  return {dx, dw, dscale, dshift};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act_cpu(
@@ -246,8 +246,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     c10::string_view act, double eps, int64_t groups) {
   const NormActProblem problem = check_norm_act_forward(
       x, weight, scale, shift, stride, padding, dilation, norm, act, eps, groups);
-  if (!is_16_bit(x)) return norm_act_forward(problem, x, weight, scale, shift, eps);
-  const auto outs = in_float32_chunks(
+  if (!takes_converted_chunks(x)) return norm_act_forward(problem, x, weight, scale, shift, eps);
+  const auto outs = in_converted_chunks(
       problem.g, {x, weight, scale, shift}, [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
         const auto [out, y, mean, rstd] = norm_act_forward({c, problem.norm, problem.act}, t[0], t[1], t[2], t[3], eps);
         return std::vector<at::Tensor>{out, y, mean, rstd};
@@ -262,8 +262,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     c10::string_view act, std::array<bool, 4> mask, int64_t groups) {
   const NormActProblem problem = check_norm_act_backward(
       grad_out, x, weight, scale, shift, y, mean, rstd, stride, padding, dilation, norm, act, groups);
-  if (!is_16_bit(x)) return norm_act_backward(problem, grad_out, x, weight, scale, shift, y, mean, rstd, mask);
-  const auto grads = in_float32_chunks(
+  if (!takes_converted_chunks(x)) return norm_act_backward(problem, grad_out, x, weight, scale, shift, y, mean, rstd, mask);
+  const auto grads = in_converted_chunks(
       problem.g, {x, grad_out, weight, scale, shift, y, mean, rstd},
       [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
         const auto [dx, dw, dscale, dshift] =

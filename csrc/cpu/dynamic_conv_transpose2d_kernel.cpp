@@ -5,7 +5,7 @@
 // this runs the backward input-gradient pass of the engines of cpu/conv.h (or
 // of a depthwise kernel) with x as the output gradient; no engine of its own.
 // Its gradients are the forward conv (for x) and the conv weight gradient (for
-// weight), both ops already (dyconv/_autograd.py). bfloat16 and float16: cpu/float32_chunks.h.
+// weight), both ops already (dyconv/_autograd.py). bfloat16, float16 and channels_last: cpu/converted_chunks.h.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -16,7 +16,7 @@
 #include "cpu/conv.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/depthwise_lanes.h"
-#include "cpu/float32_chunks.h"
+#include "cpu/converted_chunks.h"
 #include "outputs.h"
 
 namespace dyconv::cpu {
@@ -60,7 +60,7 @@ at::Tensor conv_transpose2d(const ConvGeometry& g, const at::Tensor& x_in, const
       }
     });
   });
-  return in_format_of(x_in, y);
+  return y;
 }
 
 at::Tensor dynamic_conv_transpose2d_cpu(const at::Tensor& x, const at::Tensor& weight,
@@ -71,8 +71,8 @@ at::Tensor dynamic_conv_transpose2d_cpu(const at::Tensor& x, const at::Tensor& w
   const ConvGeometry g = check_conv_transpose_inputs(x, weight, bias_in, stride, padding,
                                                      output_padding, dilation, groups);
   const at::Tensor bias = bias_in.has_value() && bias_in->defined() ? *bias_in : at::Tensor();
-  if (!is_16_bit(x)) return conv_transpose2d(g, x, weight, bias);
-  return in_float32_chunks(g, {x, weight, bias}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
+  if (!takes_converted_chunks(x)) return conv_transpose2d(g, x, weight, bias);
+  return in_converted_chunks(g, {x, weight, bias}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
     return std::vector<at::Tensor>{conv_transpose2d(c, t[0], t[1], t[2])};
   })[0];
 }

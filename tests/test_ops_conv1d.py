@@ -16,6 +16,8 @@ from test_ops_transforms import TRANSFORMS, _matches, _rand
 F64 = torch.float64
 DTYPES = [torch.float32, torch.float64]
 
+pytestmark = pytest.mark.usefixtures("torch_jvp_decompositions")  # torch's own warnings (conftest)
+
 # (B, Cin, L, Cout, k, stride, padding, dilation, groups)
 CONV_CASES = [
     (2, 3, 17, 4, 3, 1, "same", 2, 1),

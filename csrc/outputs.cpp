@@ -16,8 +16,12 @@ at::Tensor new_grad(bool wanted, const at::Tensor& x, c10::IntArrayRef sizes) {
   return wanted ? new_output(x, sizes) : x.new_empty({0});
 }
 
+bool gives_channels_last(const at::Tensor& x) {
+  return x.dim() == 4 && x.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
+}
+
 at::Tensor in_format_of(const at::Tensor& x, const at::Tensor& t) {
-  if (t.dim() != 4 || x.suggest_memory_format() != at::MemoryFormat::ChannelsLast) return t;
+  if (t.dim() != 4 || !gives_channels_last(x)) return t;
   return t.contiguous(at::MemoryFormat::ChannelsLast);
 }
 

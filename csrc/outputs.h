@@ -17,9 +17,13 @@ at::Tensor new_output(const at::Tensor& x, c10::IntArrayRef sizes);
 // empty tensor of shape (0,) (the outputs of an op must not alias).
 at::Tensor new_grad(bool wanted, const at::Tensor& x, c10::IntArrayRef sizes);
 
-// t (B, C, H, W), written NCHW by the kernels, in the memory format of x as PyTorch suggests it
-// (x.suggest_memory_format(), what F.conv2d on CPU follows): channels_last in, channels_last out,
-// at the cost of one conversion of t. Anything else (a placeholder of a gradient not asked for) as is.
+// Whether the ops' output and input gradient for x are channels_last: x is 4-D and PyTorch suggests
+// channels_last for it (x.suggest_memory_format(), what F.conv2d follows).
+bool gives_channels_last(const at::Tensor& x);
+
+// t (B, C, H, W), written NCHW by the CUDA kernels, in x's memory format (gives_channels_last), at the
+// cost of one conversion of t. Anything else (a placeholder of a gradient not asked for) as is. The CPU
+// kernels write that format chunk by chunk instead (cpu/converted_chunks.h).
 at::Tensor in_format_of(const at::Tensor& x, const at::Tensor& t);
 
 // dynamic_conv_norm_act: out and conv_out (B, Cout, Hout, Wout), mean and rstd (B, stat_groups).

@@ -43,6 +43,7 @@
 #include "checks.h"
 #include "cpu/engines.h"
 #include "huge_pages.h"
+#include "outputs.h"
 
 namespace dyconv::cpu {
 
@@ -51,11 +52,8 @@ inline bool is_16_bit(const at::Tensor& x) {
   return x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf;
 }
 
-// Whether x takes this path: 16-bit, or channels_last as PyTorch suggests it (what F.conv2d on the
-// CPU follows).
-inline bool takes_converted_chunks(const at::Tensor& x) {
-  return is_16_bit(x) || (x.dim() == 4 && x.suggest_memory_format() == at::MemoryFormat::ChannelsLast);
-}
+// Whether x takes this path: 16-bit, or channels_last (outputs.h).
+inline bool takes_converted_chunks(const at::Tensor& x) { return is_16_bit(x) || gives_channels_last(x); }
 
 namespace converted_chunks_detail {
 
@@ -111,7 +109,7 @@ inline void convert(const std::vector<Conversion>& conversions, int64_t n) {
 inline at::Tensor new_output_like(const at::Tensor& part, int64_t B, const at::Tensor& x, bool follows_x) {
   std::vector<int64_t> sizes(part.sizes().begin(), part.sizes().end());
   sizes[0] = B;
-  const bool channels_last = follows_x && part.dim() == 4 && x.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
+  const bool channels_last = follows_x && part.dim() == 4 && gives_channels_last(x);
   at::Tensor t = at::empty(sizes, x.options().memory_format(channels_last ? at::MemoryFormat::ChannelsLast
                                                                            : at::MemoryFormat::Contiguous));
   advise_huge_pages(t.data_ptr(), t.nbytes());
@@ -120,17 +118,20 @@ inline at::Tensor new_output_like(const at::Tensor& part, int64_t B, const at::T
 
 }  // namespace converted_chunks_detail
 
-// kernel(chunk geometry, NCHW compute-dtype inputs) -> outputs, on checked inputs: `inputs` are the
-// op's per-sample tensors (batch first; undefined for an absent optional one) and g their
-// geometry. The compute dtype is float32 for a 16-bit x (inputs[0]), else x's. Returns the outputs
-// in x's dtype; the first one (the op's output, or the input gradient) in x's memory format, the
-// others NCHW. The kernel's outputs of two or more dimensions are per sample, NCHW; others (the (0,)
-// placeholder of a gradient not asked for) come back empty.
+// kernel(geometry, inputs) -> outputs, the NCHW float32 / float64 kernel, on checked inputs: `inputs`
+// are the op's per-sample tensors (batch first; undefined for an absent optional one) and g their
+// geometry. An x (inputs[0]) in float32 or float64 that is not channels_last goes to the kernel as
+// it is, all in one call. Any other x runs it over chunks of samples, with NCHW inputs in the
+// compute dtype (float32 for a 16-bit x, else x's), and gets the outputs in x's dtype: the first one
+// (the op's output, or the input gradient) in x's memory format, the others NCHW. The kernel's
+// outputs of two or more dimensions are per sample, NCHW; others (the (0,) placeholder of a gradient
+// not asked for) come back empty.
 template <typename Kernel>
 std::vector<at::Tensor> in_converted_chunks(const ConvGeometry& g, const std::vector<at::Tensor>& inputs,
                                             Kernel&& kernel) {
   using namespace converted_chunks_detail;
   const at::Tensor& x = inputs[0];
+  if (!takes_converted_chunks(x)) return kernel(g, inputs);
   const at::ScalarType compute = is_16_bit(x) ? at::kFloat : x.scalar_type();
   const int64_t compute_size = at::elementSize(compute);
   std::vector<int64_t> chunks;

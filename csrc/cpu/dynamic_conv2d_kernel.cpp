@@ -91,9 +91,7 @@ at::Tensor dynamic_conv2d_cpu(const at::Tensor& x, const at::Tensor& weight,
                               c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups) {
   const ConvGeometry g =
       check_conv_inputs("dynamic_conv2d", x, weight, bias_in, stride, padding, dilation, groups);
-  const at::Tensor bias = bias_in.has_value() && bias_in->defined() ? *bias_in : at::Tensor();
-  if (!takes_converted_chunks(x)) return conv2d_forward(g, x, weight, bias);
-  return in_converted_chunks(g, {x, weight, bias}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
+  return in_converted_chunks(g, {x, weight, bias_in.value_or(at::Tensor())}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
     return std::vector<at::Tensor>{conv2d_forward(c, t[0], t[1], t[2])};
   })[0];
 }
@@ -103,7 +101,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
     c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
     std::array<bool, 3> mask, int64_t groups) {
   const ConvGeometry g = check_conv_backward(grad_out, x, weight, stride, padding, dilation, groups);
-  if (!takes_converted_chunks(x)) return conv2d_backward(g, grad_out, x, weight, mask);
   const auto grads = in_converted_chunks(g, {x, grad_out, weight}, [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
     const auto [dx, dw, db] = conv2d_backward(c, t[1], t[0], t[2], mask);
     return std::vector<at::Tensor>{dx, dw, db};

@@ -246,7 +246,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     c10::string_view act, double eps, int64_t groups) {
   const NormActProblem problem = check_norm_act_forward(
       x, weight, scale, shift, stride, padding, dilation, norm, act, eps, groups);
-  if (!takes_converted_chunks(x)) return norm_act_forward(problem, x, weight, scale, shift, eps);
   const auto outs = in_converted_chunks(
       problem.g, {x, weight, scale, shift}, [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
         const auto [out, y, mean, rstd] = norm_act_forward({c, problem.norm, problem.act}, t[0], t[1], t[2], t[3], eps);
@@ -262,7 +261,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     c10::string_view act, std::array<bool, 4> mask, int64_t groups) {
   const NormActProblem problem = check_norm_act_backward(
       grad_out, x, weight, scale, shift, y, mean, rstd, stride, padding, dilation, norm, act, groups);
-  if (!takes_converted_chunks(x)) return norm_act_backward(problem, grad_out, x, weight, scale, shift, y, mean, rstd, mask);
   const auto grads = in_converted_chunks(
       problem.g, {x, grad_out, weight, scale, shift, y, mean, rstd},
       [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {

@@ -70,9 +70,7 @@ at::Tensor dynamic_conv_transpose2d_cpu(const at::Tensor& x, const at::Tensor& w
                                         int64_t groups) {
   const ConvGeometry g = check_conv_transpose_inputs(x, weight, bias_in, stride, padding,
                                                      output_padding, dilation, groups);
-  const at::Tensor bias = bias_in.has_value() && bias_in->defined() ? *bias_in : at::Tensor();
-  if (!takes_converted_chunks(x)) return conv_transpose2d(g, x, weight, bias);
-  return in_converted_chunks(g, {x, weight, bias}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
+  return in_converted_chunks(g, {x, weight, bias_in.value_or(at::Tensor())}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
     return std::vector<at::Tensor>{conv_transpose2d(c, t[0], t[1], t[2])};
   })[0];
 }

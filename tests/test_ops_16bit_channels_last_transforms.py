@@ -15,8 +15,9 @@ from torch._prims_common import suggest_memory_format
 import dyconv
 from dyconv import reference
 from conftest import assert_close, make_problem
+from test_ops_bf16_half_cpu import _hvp
 from test_ops_conv1d import CONV_CASES, TRANSPOSE_CASES, conv_problem, transpose_problem
-from test_ops_transforms import TRANSFORMS
+from test_ops_transforms import TRANSFORMS, _matches
 
 F64 = torch.float64
 # name -> (dtype, memory format of x)
@@ -45,15 +46,6 @@ def _inputs(op, variant, B=2, seed=3):
     return low, tuple(t.to(F64) for t in low)
 
 
-def _assert_matches(got, want, dtype, what):
-    got, want = torch.utils._pytree.tree_leaves(got), torch.utils._pytree.tree_leaves(want)
-    assert len(got) == len(want), what
-    for i, (a, b) in enumerate(zip(got, want)):
-        assert a.dtype == dtype, f"{what}: output {i} is {a.dtype}"
-        assert b.abs().max() > 0, f"{what}: the reference's output {i} is zero, the case tests nothing"
-        assert_close(a.to(F64), b, dtype, f"{what}: output {i}")
-
-
 @pytest.mark.parametrize("transform", ["jvp", "grad", "vmap"])
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -71,7 +63,7 @@ def test_torch_func_matches_the_float64_reference(variant, op, transform):
     else:
         got = TRANSFORMS[transform](OPS[op](dyconv), low, v)
         want = TRANSFORMS[transform](OPS[op](reference), exact, v.to(F64))
-    _assert_matches(got, want, dtype, f"{variant} {op} {transform}")
+    _matches(got, want, f"{variant} {op} {transform}", dtype)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -85,7 +77,7 @@ def test_forward_ad_matches_the_float64_reference(variant):
         with fwAD.dual_level():
             out = OPS["fused"](mod)(*(fwAD.make_dual(p, t) for p, t in zip(inputs, tans)))
             results.append(fwAD.unpack_dual(out)[:2])
-    _assert_matches(*results, dtype, f"{variant} forward_ad")
+    _matches(*results, f"{variant} forward_ad", dtype)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -109,18 +101,6 @@ def test_torch_export_with_a_dynamic_batch_is_eager(variant):
         assert torch.equal(got, want), f"{variant}: exported at batch {B} differs from eager"
 
 
-def _hvp(fn, inputs, seed=5):
-    """First-order gradients of <fn(inputs), v> and the gradients of <those, u>; v and u drawn in float64 and cast to
-    the inputs' dtype, so that every dtype meets the same vectors."""
-    def rand(t, s):
-        return torch.randn(t.shape, generator=torch.Generator().manual_seed(s), dtype=F64).to(t.dtype)
-
-    out = fn(*inputs)
-    grads = torch.autograd.grad(out, inputs, rand(out, seed), create_graph=True)
-    inner = sum((g * rand(g, seed + 1 + i)).sum() for i, g in enumerate(grads))
-    return grads, torch.autograd.grad(inner, inputs, allow_unused=True, materialize_grads=True)
-
-
 @pytest.mark.parametrize("low", [torch.bfloat16, torch.float16], ids=str)
 def test_1d_ops_16_bit_second_order_compile_and_export(low):
     """dynamic_conv1d and dynamic_conv_transpose1d in 16-bit: first and second-order gradients (Hessian-vector
@@ -135,7 +115,10 @@ def test_1d_ops_16_bit_second_order_compile_and_export(low):
     for name, tensors in (("conv1d", (x, w, bias)), ("conv_transpose1d", (xt, wt, bias_t))):
         inputs = [t.detach().to(low).requires_grad_() for t in tensors]
         exact = [t.detach().to(F64).requires_grad_() for t in inputs]
-        got, want = _hvp(squared[name](dyconv), inputs), _hvp(squared[name](reference), exact)
+        gen = torch.Generator().manual_seed(5)  # v and u: the same values for both dtypes
+        v = torch.randn(squared[name](reference)(*exact).shape, generator=gen, dtype=F64).to(low).to(F64)
+        u = [torch.randn(t.shape, generator=gen, dtype=F64).to(low).to(F64) for t in inputs]
+        got, want = _hvp(squared[name](dyconv), inputs, v, u), _hvp(squared[name](reference), exact, v, u)
         for order, (gs, ws) in enumerate(zip(got, want), 1):
             for i, (a, b) in enumerate(zip(gs, ws)):
                 assert a.dtype == low

@@ -53,13 +53,15 @@ def _loss(f, v):
     return lambda *a: (v * f(*a) ** 2).sum() / 2 + f(*a).sum()
 
 
-def _matches(got, want, what):
+def _matches(got, want, what, dtype=F64):
+    """Every leaf of got (in dtype) against the float64 reference's, with dtype's tolerance."""
     got, want = torch.utils._pytree.tree_leaves(got), torch.utils._pytree.tree_leaves(want)
     assert len(got) == len(want), what
     for i, (a, b) in enumerate(zip(got, want)):
         assert a is not None, f"{what}: output {i} is None"
+        assert a.dtype == dtype, f"{what}: output {i} is {a.dtype}"
         assert b.abs().max() > 0, f"{what}: the reference's output {i} is zero, the case tests nothing"
-        assert_close(a, b, F64, f"{what}: output {i}")
+        assert_close(a.to(F64), b, dtype, f"{what}: output {i}")
 
 
 def _tangents(inputs):

@@ -7,7 +7,8 @@ bfloat16 of ``F.conv2d``. The CPU ops do take 16-bit tensors, but they run the
 float32 kernels on chunks converted to float32 (csrc/cpu/converted_chunks.h; no
 16-bit GEMM path), so a 16-bit run is not faster: at the paper's 96->96 layer
 (batch 16, 40x248, forward + backward) bfloat16 took 1.00x float32's time on one
-thread and 1.4x on two loaded ones (docs/ops.md, dtypes and autocast). Under
+thread, 1.4x on two loaded ones and 1.02x on two quiet ones (docs/ops.md, dtypes and
+autocast; benchmarks/RESULTS.md). Under
 autocast it would only add conversions and a rounding; the next autocast op
 casts down where it runs in bfloat16 anyway.
 

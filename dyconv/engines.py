@@ -32,8 +32,12 @@ def cpu_engine_for(x, weight, *, stride=1, padding=0, dilation=1, groups=1) -> s
     ``"phases"``, ``"im2col"`` or, for depthwise layers, ``"depthwise-lanes"`` (maps of at most 64 pixels: one
     (sample, channel) plane per vector lane) and ``"depthwise"`` (strided, larger maps), their own kernels; other
     grouped layers run the engines with each group as a sample. ``x`` and ``weight`` are
-    tensors (or their shapes), ``(B, Cin, H, W)`` and ``(B, Cout, Cin // groups, kH, kW)``; a float64 ``x`` asks about the float64 kernels (bfloat16 and float16 run the float32 ones). Asking
-    decides for the shape class if no call has yet (with autotuning on: times the engines).
+    tensors (or their shapes), ``(B, Cin, H, W)`` and ``(B, Cout, Cin // groups, kH, kW)``; a float64 ``x`` asks
+    about the float64 kernels. bfloat16 and float16 run the float32 ones, except that on a CPU with AMX-BF16 a
+    bfloat16 ``x`` of a stride-1 layer with at least 16 channels per group each way gives ``"amx-bf16"``:
+    ``dynamic_conv2d`` and ``dynamic_conv_transpose2d`` then run on AMX tiles (``dynamic_conv_norm_act`` still
+    runs the float32 engine the same call in float32 would). Asking decides for the shape class if no call has yet
+    (with autotuning on: times the engines).
     """
     x_size, w_size = (list(t.shape if isinstance(t, torch.Tensor) else t) for t in (x, weight))
     if len(x_size) != 4 or len(w_size) != 5:
@@ -42,6 +46,6 @@ def cpu_engine_for(x, weight, *, stride=1, padding=0, dilation=1, groups=1) -> s
     stride, padding, dilation, extra = conv_params(tuple(w_size[3:]), stride, padding, dilation)
     x_size[2] += extra[0]
     x_size[3] += extra[1]
-    float64 = isinstance(x, torch.Tensor) and x.dtype == torch.float64
+    dtype = x.dtype if isinstance(x, torch.Tensor) else torch.float32
     return torch.ops.dyconv.cpu_engine_for(x_size, w_size, list(stride), list(padding), list(dilation), int(groups),
-                                            float64)
+                                            dtype)

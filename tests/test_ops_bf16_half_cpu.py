@@ -1,6 +1,7 @@
 """bfloat16 and float16 on the CPU (csrc/cpu/converted_chunks.h): every op, forward and backward, is the float32 op
 on the same values rounded once to the input's dtype, bitwise, on every engine and in both memory formats, also
-over batches of several chunks; second-order gradients against the float64 reference.
+over batches of several chunks; second-order gradients against the float64 reference. With the AMX bfloat16 kernels
+off (DYCONV_AMX=0): where they apply, they are tested on their own contract in tests/test_ops_amx_bf16.py.
 
 Values and first-order gradients against the float64 reference over memory formats, opcheck and torch.compile:
 tests/test_ops_memory_format.py; the 1-D ops: tests/test_ops_conv1d.py; autocast: tests/test_ops_autocast.py.
@@ -27,6 +28,11 @@ GEOMETRIES = {
 # float16 runs the same code as bfloat16 with another conversion: one memory format each.
 DTYPE_FORMATS = [(torch.bfloat16, torch.contiguous_format), (torch.bfloat16, torch.channels_last),
                  (torch.float16, torch.channels_last)]
+
+
+@pytest.fixture(autouse=True)
+def _no_amx(monkeypatch):
+    monkeypatch.setenv("DYCONV_AMX", "0")
 
 
 def _tensors(geometry, dtype, fmt, seed=0):

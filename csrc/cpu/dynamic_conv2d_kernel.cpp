@@ -3,8 +3,9 @@
 // groups > 1: the engines see each (sample, group) as a sample of its own
 // (ConvGeometry::folded(), no copies); depthwise layers (groups == Cin) take
 // their own kernels on small maps (cpu/depthwise_lanes.h) and where strided
-// (cpu/depthwise_conv.h). bfloat16, float16 and a channels_last x run
-// the NCHW float32 / float64 kernels over converted chunks of samples (cpu/converted_chunks.h).
+// (cpu/depthwise_conv.h). bfloat16 runs on AMX tiles where it can (cpu/amx_bf16_conv.h);
+// elsewhere bfloat16, float16 and a channels_last x run the NCHW float32 / float64 kernels over
+// converted chunks of samples (cpu/converted_chunks.h).
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 
 #include "checks.h"
+#include "cpu/amx_bf16_conv.h"
 #include "cpu/conv.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/depthwise_lanes.h"
@@ -91,6 +93,7 @@ at::Tensor dynamic_conv2d_cpu(const at::Tensor& x, const at::Tensor& weight,
                               c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups) {
   const ConvGeometry g =
       check_conv_inputs("dynamic_conv2d", x, weight, bias_in, stride, padding, dilation, groups);
+  if (amx_bf16_applies(g, x.scalar_type())) return amx_bf16_conv2d(g, x, weight, bias_in.value_or(at::Tensor()));
   return in_converted_chunks(g, {x, weight, bias_in.value_or(at::Tensor())}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
     return std::vector<at::Tensor>{conv2d_forward(c, t[0], t[1], t[2])};
   })[0];
@@ -101,6 +104,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
     c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
     std::array<bool, 3> mask, int64_t groups) {
   const ConvGeometry g = check_conv_backward(grad_out, x, weight, stride, padding, dilation, groups);
+  if (amx_bf16_applies(g, x.scalar_type())) {
+    at::Tensor dx, dw, db;
+    std::tie(dx, dw, db) = new_conv_grads(g, x, {false, false, mask[2]});
+    if (mask[2]) at::sum_out(db, grad_out, {2, 3});
+    if (mask[0]) dx = amx_bf16_conv2d_input_grad(g, grad_out, weight, at::Tensor(), x);
+    if (mask[1]) dw = amx_bf16_conv2d_weight_grad(g, grad_out, x);
+    return {dx, dw, db};
+  }
   const auto grads = in_converted_chunks(g, {x, grad_out, weight}, [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
     const auto [dx, dw, db] = conv2d_backward(c, t[1], t[0], t[2], mask);
     return std::vector<at::Tensor>{dx, dw, db};

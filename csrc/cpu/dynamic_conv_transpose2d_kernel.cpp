@@ -5,7 +5,8 @@
 // this runs the backward input-gradient pass of the engines of cpu/conv.h (or
 // of a depthwise kernel) with x as the output gradient; no engine of its own.
 // Its gradients are the forward conv (for x) and the conv weight gradient (for
-// weight), both ops already (dyconv/_autograd.py). bfloat16, float16 and channels_last: cpu/converted_chunks.h.
+// weight), both ops already (dyconv/_autograd.py). bfloat16 on AMX: cpu/amx_bf16_conv.h; otherwise
+// bfloat16, float16 and channels_last: cpu/converted_chunks.h.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -13,6 +14,7 @@
 #include <cstring>
 
 #include "checks.h"
+#include "cpu/amx_bf16_conv.h"
 #include "cpu/conv.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/depthwise_lanes.h"
@@ -70,6 +72,9 @@ at::Tensor dynamic_conv_transpose2d_cpu(const at::Tensor& x, const at::Tensor& w
                                         int64_t groups) {
   const ConvGeometry g = check_conv_transpose_inputs(x, weight, bias_in, stride, padding,
                                                      output_padding, dilation, groups);
+  // The input gradient of the convolution g, whose output gradient is x.
+  if (amx_bf16_applies(g, x.scalar_type()))
+    return amx_bf16_conv2d_input_grad(g, x, weight, bias_in.value_or(at::Tensor()), x);
   return in_converted_chunks(g, {x, weight, bias_in.value_or(at::Tensor())}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
     return std::vector<at::Tensor>{conv_transpose2d(c, t[0], t[1], t[2])};
   })[0];

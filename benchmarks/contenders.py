@@ -132,8 +132,13 @@ class Contender:
 
 
 def cpu_engine(name: str | None):
-    """A context with DYCONV_CPU_ENGINE=name (forward and backward); None: unchanged."""
-    return contextlib.nullcontext() if name is None else mock.patch.dict(os.environ, {"DYCONV_CPU_ENGINE": name})
+    """A context with DYCONV_CPU_ENGINE=name (forward and backward); None: unchanged. "no-amx": the automatic
+    choice with the AMX bfloat16 kernels off (DYCONV_AMX=0: bfloat16 on the float32 engines)."""
+    if name is None:
+        return contextlib.nullcontext()
+    if name == "no-amx":
+        return mock.patch.dict(os.environ, {"DYCONV_AMX": "0"})
+    return mock.patch.dict(os.environ, {"DYCONV_CPU_ENGINE": name})
 
 
 CONTENDERS = {

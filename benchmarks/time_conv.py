@@ -10,6 +10,7 @@ Example (repository root):
   python -m benchmarks.time_conv --channels 24 --out-channels 96 --dilation 2
   python -m benchmarks.time_conv --engines auto --dtypes float32 bfloat16 float16
   python -m benchmarks.time_conv --engines auto --dtypes float32 bfloat16 --formats contiguous channels_last
+  python -m benchmarks.time_conv --engines auto no-amx --dtypes bfloat16 float32
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def main(argv=None):
     add_shape_args(ap)
     ap.add_argument("--height", type=int, default=40, help="rows: mel bands (default 40)")
     ap.add_argument("--engines", nargs="+", default=["winograd4", "winograd"], metavar="ENGINE",
-                    help="DYCONV_CPU_ENGINE values to time, 'auto' for the automatic choice (default winograd4 winograd)")
+                    help="DYCONV_CPU_ENGINE values to time, 'auto' for the automatic choice, 'no-amx' for it with "
+                         "the AMX bfloat16 kernels off (DYCONV_AMX=0) (default winograd4 winograd)")
     ap.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "bfloat16", "float16"],
                     help="dtypes of the inputs, each contender timed in each (default float32); the ratios are "
                          "against the grouped idiom in the first")

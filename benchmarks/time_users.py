@@ -1,11 +1,12 @@
 """The users' rows (benchmarks/users.py) timed with their contenders alternating: forward +
-backward, float32, the minimum over rounds, each contender's time and its speed-up over the
+backward, float32 (or --dtype bfloat16), the minimum over rounds, each contender's time and its speed-up over the
 grouped idiom (grouped time / its time) measured in the same rounds, so a load from other
 jobs hits them alike. Prints a markdown table; --plot draws the speed-ups.
 
 Examples (repository root):
   python -m benchmarks.time_users --rounds 5 --plot docs/assets/users.png
   python -m benchmarks.time_users --rows stylegan3-t odconv --contenders dyconv grouped
+  python -m benchmarks.time_users --dtype bfloat16 --contenders dyconv grouped
 """
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ from benchmarks.users import BASELINE, CONTENDERS, ROWS, contenders_for, make_pa
 from training.engine.memory import allocator_in_use
 
 
-def time_row(row, names, rounds):
+def time_row(row, names, rounds, dtype=torch.float32):
     """name -> minimum seconds of forward + backward over `rounds` alternating rounds (after one warm-up)."""
-    runs = {n: make_pass(row, n, CONTENDERS[n].make(row, torch.float32, 0)) for n in names}
+    runs = {n: make_pass(row, n, CONTENDERS[n].make(row, dtype, 0)) for n in names}
     best = {n: float("inf") for n in names}
     for r in range(rounds + 1):
         for n, run in runs.items():
@@ -54,7 +55,7 @@ def table(results):
     return "\n".join(lines)
 
 
-def plot(results, path):
+def plot(results, path, dtype="float32"):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -77,7 +78,7 @@ def plot(results, path):
     ax.set_xticks(range(len(results)))
     ax.set_xticklabels([r.name for r, _, _ in results], rotation=40, ha="right", rotation_mode="anchor")
     ax.set_ylabel("speed-up over the grouped idiom")
-    ax.set_title(f"per-sample conv, fwd+bwd float32, {torch.get_num_threads()} threads (higher is better)")
+    ax.set_title(f"per-sample conv, fwd+bwd {dtype}, {torch.get_num_threads()} threads (higher is better)")
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8, ncol=3)
     fig.tight_layout()
@@ -93,7 +94,10 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds after one warm-up; the minimum is shown")
     ap.add_argument("--quick", action="store_true", help="the rows' small versions")
     ap.add_argument("--plot", metavar="PNG", help="draw the speed-ups into this PNG")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                    help="dtype of every contender's inputs (default float32)")
     a = ap.parse_args(argv)
+    dtype = getattr(torch, a.dtype)
     results = []
     for row in ROWS:
         if row.name not in a.rows:
@@ -103,14 +107,15 @@ def main(argv=None):
         engine = "-"
         if "dyconv" in names:
             x_size, w_size, kw = p.engine_args()
+            x_size = torch.empty(x_size, dtype=dtype, device="meta")
             engine = os.environ.get("DYCONV_CPU_ENGINE") or dyconv.cpu_engine_for(x_size, w_size, **kw)
-        results.append((p, engine, time_row(p, names, a.rounds)))
+        results.append((p, engine, time_row(p, names, a.rounds, dtype)))
         print(table(results[-1:]).splitlines()[-1], flush=True)
-    print(f"\nfwd+bwd float32, {torch.get_num_threads()} threads, {allocator_in_use()}, "
+    print(f"\nfwd+bwd {a.dtype}, {torch.get_num_threads()} threads, {allocator_in_use()}, "
           f"min of {a.rounds} alternating rounds:\n")
     print(table(results))
     if a.plot:
-        plot(results, a.plot)
+        plot(results, a.plot, a.dtype)
 
 
 if __name__ == "__main__":

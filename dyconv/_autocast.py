@@ -1,16 +1,15 @@
 """Autocast rules of the forward ops (their backward ops run on what the forward saved).
 
 CPU (``torch.autocast("cpu", dtype=torch.bfloat16 or torch.float16)``):
-floating inputs other than float64 are cast to float32 and the result is
-float32 -- what autocast does for its float32 ops (``layer_norm``, ...), not the
-bfloat16 of ``F.conv2d``. The CPU ops do take 16-bit tensors, but they run the
-float32 kernels on chunks converted to float32 (csrc/cpu/converted_chunks.h; no
-16-bit GEMM path), so a 16-bit run is not faster: at the paper's 96->96 layer
-(batch 16, 40x248, forward + backward) bfloat16 took 1.00x float32's time on one
-thread, 1.4x on two loaded ones and 1.02x on two quiet ones (docs/ops.md, dtypes and
-autocast; benchmarks/RESULTS.md). Under
-autocast it would only add conversions and a rounding; the next autocast op
-casts down where it runs in bfloat16 anyway.
+- ``dynamic_conv2d`` and ``dynamic_conv_transpose2d`` follow ``F.conv2d``: floating inputs other than float64
+  are cast to the autocast dtype and the result has it. On CPUs with AMX-BF16 bfloat16 runs on AMX tiles
+  (csrc/cpu/amx_bf16_conv.h): at the paper's 96->96 layer (batch 16, 40x248, forward + backward) 2.4x faster
+  than float32 on two quiet Sapphire Rapids cores (docs/ops.md, dtypes and autocast). Elsewhere (and in float16)
+  the 16-bit path is the float32 kernels on converted chunks, 1.0-1.4x float32's time: kept, so that a network
+  gives the same dtypes on every CPU, as ``F.conv2d`` does.
+- ``dynamic_conv_norm_act`` casts them to float32 and returns float32, as autocast's float32 ops
+  (``layer_norm``, ...) do: its normalization statistics stay in float32, and it has no AMX path, so bfloat16
+  would only add conversions and roundings (the paper's models run this op).
 
 CUDA: floating inputs other than float64 are cast to the autocast dtype
 (``torch.get_autocast_dtype("cuda")``, float16 by default) and run on the
@@ -36,14 +35,20 @@ def _cast(args, device_type, dtype):
     return tuple(cast(a) for a in args)
 
 
-def _cuda_kernel(op):
+def _autocast_dtype_kernel(op, device_type):
+    """op run on its inputs cast to the autocast dtype of device_type, read at call time
+    (``torch.library.register_autocast`` takes one fixed dtype)."""
     def kernel(keyset, *args):
-        dtype = torch.get_autocast_dtype("cuda")
-        with torch.autocast("cuda", enabled=False):
-            return op(*_cast(args, "cuda", dtype))
+        dtype = torch.get_autocast_dtype(device_type)
+        with torch.autocast(device_type, enabled=False):
+            return op(*_cast(args, device_type, dtype))
     return kernel
 
 
 for _name in _FORWARD_OPS:
-    torch.library.register_autocast(f"dyconv::{_name}", "cpu", torch.float32)
-    _lib.impl(_name, _cuda_kernel(getattr(torch.ops.dyconv, _name).default), "AutocastCUDA", with_keyset=True)
+    _op = getattr(torch.ops.dyconv, _name).default
+    if _name == "dynamic_conv_norm_act":
+        torch.library.register_autocast(f"dyconv::{_name}", "cpu", torch.float32)
+    else:
+        _lib.impl(_name, _autocast_dtype_kernel(_op, "cpu"), "AutocastCPU", with_keyset=True)
+    _lib.impl(_name, _autocast_dtype_kernel(_op, "cuda"), "AutocastCUDA", with_keyset=True)

@@ -5,7 +5,8 @@ bfloat16 products are exact in float32 and the sums are float32, so each output 
 the same bfloat16 values up to one rounding to bfloat16 and the float32 summation error: at most
 2^-8 |exact| + 2 n 2^-24 sum|terms| for a sum of n terms. Tested on geometries around every edge the packing has
 (odd channels, groups, rectangular and 1x1 kernels, dilation, padding 0 and at the kernel's reach, odd widths,
-fewer samples than threads, channels_last, non-dense inputs), and NaN / inf placement against the float32 path.
+fewer samples than threads, channels_last, non-dense inputs), NaN / inf placement against the float64 reference,
+and where the path does not apply.
 """
 import pytest
 import torch
@@ -18,19 +19,19 @@ BF16, F64 = torch.bfloat16, torch.float64
 
 
 def _amx_here():
-    return dyconv.cpu_engine_for(torch.empty(2, 16, 8, 8, dtype=BF16), (2, 16, 16, 3, 3), padding=1) == "amx-bf16"
+    return dyconv.cpu_engine_for(torch.empty(2, 16, 12, 12, dtype=BF16), (2, 16, 16, 3, 3), padding=1) == "amx-bf16"
 
 
 pytestmark = pytest.mark.skipif(not _amx_here(), reason="this CPU has no AMX-BF16 (or torch's brgemm lacks it)")
 
 # (B, Cin, Cout, H, W, (kH, kW), (pH, pW), (dH, dW), groups, bias, channels_last)
 GEOMETRIES = [
-    (3, 32, 48, 9, 13, (3, 3), (1, 1), (1, 1), 1, True, False),
-    (2, 17, 33, 7, 11, (3, 3), (2, 2), (2, 2), 1, True, True),   # odd channel counts, padding at the reach
-    (4, 64, 64, 5, 6, (3, 5), (1, 2), (1, 1), 2, False, False),  # groups, rectangular kernel
-    (2, 32, 32, 10, 10, (1, 1), (0, 0), (1, 1), 1, True, True),  # 1x1
-    (3, 40, 24, 8, 12, (5, 5), (4, 4), (2, 2), 1, True, False),  # dilated 5x5
-    (1, 16, 16, 6, 9, (3, 3), (0, 0), (1, 1), 1, False, False),  # one sample, padding 0
+    (3, 32, 48, 10, 13, (3, 3), (1, 1), (1, 1), 1, True, False),
+    (2, 17, 33, 11, 13, (3, 3), (2, 2), (2, 2), 1, True, True),   # odd channel counts, padding at the reach
+    (4, 64, 64, 12, 11, (3, 5), (1, 2), (1, 1), 2, False, False),  # groups, rectangular kernel
+    (2, 32, 32, 12, 12, (1, 1), (0, 0), (1, 1), 1, True, True),  # 1x1
+    (3, 40, 24, 12, 12, (5, 5), (4, 4), (2, 2), 1, True, False),  # dilated 5x5
+    (1, 16, 16, 14, 16, (3, 3), (0, 0), (1, 1), 1, False, False),  # one sample, padding 0
     (3, 96, 96, 6, 31, (3, 3), (4, 4), (4, 4), 1, True, False),  # paper layer 3's geometry, smaller map
     (5, 48, 16, 3, 2000, (1, 3), (0, 1), (1, 1), 1, True, False),  # wider than one block of grid positions
 ]
@@ -130,13 +131,18 @@ def test_nan_and_inf_reach_the_outputs_they_touch(two_threads):
         assert torch.equal(a.isinf(), e.isinf()) and torch.equal(a[a.isinf()].double(), e[e.isinf()]), what
 
 
-@pytest.mark.parametrize("case", ["stride 2", "8 channels", "depthwise", "float16", "float32", "switched off"])
+@pytest.mark.parametrize("case", ["stride 2", "8 channels", "small map", "depthwise", "float16", "float32",
+                                  "switched off"])
 def test_where_it_does_not_apply(case, monkeypatch):
-    x, w, kw = torch.empty(2, 16, 8, 8, dtype=BF16), (2, 16, 16, 3, 3), dict(padding=1)
+    """Each case changes one thing of a geometry that takes the path (12x12 outputs, 16 -> 16 channels)."""
+    x, w, kw = torch.empty(2, 16, 12, 12, dtype=BF16), (2, 16, 16, 3, 3), dict(padding=1)
+    assert dyconv.cpu_engine_for(x, w, **kw) == "amx-bf16"
     if case == "stride 2":
         kw["stride"] = 2
     elif case == "8 channels":
-        x, w = torch.empty(2, 8, 8, 8, dtype=BF16), (2, 32, 8, 3, 3)
+        x, w = torch.empty(2, 8, 12, 12, dtype=BF16), (2, 32, 8, 3, 3)
+    elif case == "small map":  # 11 x 11 = 121 output pixels, under 128
+        x = torch.empty(2, 16, 11, 11, dtype=BF16)
     elif case == "depthwise":
         w, kw["groups"] = (2, 16, 1, 3, 3), 16
     elif case == "float16":

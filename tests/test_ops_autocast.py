@@ -1,6 +1,7 @@
 """The ops under torch.autocast: values against dyconv.reference, dtypes, a model training step.
 
-CPU autocast runs the ops in float32 and returns float32 (dyconv/_autocast.py);
+CPU autocast runs dynamic_conv2d and the transposed conv in the autocast dtype, as F.conv2d, and the fused op in
+float32 (dyconv/_autocast.py);
 CUDA autocast is tested in tests/test_cuda_gpu.py (marked cuda).
 """
 import pytest
@@ -25,34 +26,64 @@ def _upcast(tensors):
     return [t.detach().float().requires_grad_() for t in tensors]
 
 
-def _check(fn, ref, inputs, what):
-    """Under CPU autocast: float32 result equal to the reference on the float32-cast inputs; gradients
-    in each input's own dtype, equal to the reference's rounded to it."""
-    with torch.autocast("cpu", dtype=inputs[1].dtype):
+def _check(fn, ref, inputs, what, out_dtype=torch.float32):
+    """Under CPU autocast in the weight's dtype: a result of out_dtype, equal (within out_dtype's tolerance) to the
+    reference on the inputs cast to it; gradients in each input's own dtype, equal to the reference's rounded to
+    it."""
+    low = inputs[1].dtype
+    with torch.autocast("cpu", dtype=low):
         out = fn(*inputs)
-    assert out.dtype == torch.float32, what
-    ups = _upcast(inputs)
+    assert out.dtype == out_dtype, what
+    ups = _upcast([t.to(out_dtype) for t in inputs])
     want = ref(*ups)
-    assert_close(out, want, torch.float32, f"{what}: output")
-    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(3))
+    assert_close(out.float(), want, out_dtype, f"{what}: output")
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(3)).to(out_dtype)
     got_grads = torch.autograd.grad(out, inputs, g)
-    want_grads = torch.autograd.grad(want, ups, g)
+    want_grads = torch.autograd.grad(want, ups, g.float())
     for i, (a, b, t) in enumerate(zip(got_grads, want_grads, inputs)):
         assert a.dtype == t.dtype, f"{what}: grad {i} dtype"
-        torch.testing.assert_close(a, b.to(t.dtype), msg=lambda m: f"{what}: grad {i}: {m}")
+        if out_dtype == torch.float32:
+            torch.testing.assert_close(a, b.to(t.dtype), msg=lambda m: f"{what}: grad {i}: {m}")
+        else:
+            assert_close(a.float(), b, out_dtype, f"{what}: grad {i}")
 
 
 @pytest.mark.parametrize("low", LOW, ids=str)
 def test_dynamic_conv2d_under_cpu_autocast(low):
+    """Like F.conv2d: the autocast dtype in and out."""
     x, w, _, _, bias = _mixed_problem(low)
     kw = dict(padding="same", dilation=2)
     _check(lambda *a: dyconv.dynamic_conv2d(*a, **kw), lambda *a: reference.dynamic_conv2d(*a, **kw),
-           [x, w, bias], "dynamic_conv2d")
+           [x, w, bias], "dynamic_conv2d", out_dtype=low)
+
+
+@pytest.mark.parametrize("low", LOW, ids=str)
+def test_dynamic_conv_transpose2d_under_cpu_autocast(low):
+    """Like F.conv_transpose2d: the autocast dtype in and out."""
+    x, w, _, _, bias = _mixed_problem(low)  # w (B, 4, 3, 3, 3): Cin 4 -> Cout 3 transposed
+    x = torch.randn(2, 4, 9, 8, generator=torch.Generator().manual_seed(4)).requires_grad_()
+    kw = dict(stride=2, padding=1, output_padding=1)
+    bias = bias[:, :3].detach().requires_grad_()
+    _check(lambda *a: dyconv.dynamic_conv_transpose2d(*a, **kw),
+           lambda *a: reference.dynamic_conv_transpose2d(*a, **kw), [x, w, bias], "dynamic_conv_transpose2d",
+           out_dtype=low)
+
+
+def test_dynamic_conv2d_under_cpu_autocast_takes_amx_where_it_can():
+    """A stride-1 layer wide enough: bfloat16 under autocast is the AMX path's result (skipped without AMX)."""
+    x = torch.randn(2, 32, 12, 12, generator=torch.Generator().manual_seed(5))
+    w = torch.randn(2, 32, 32, 3, 3, generator=torch.Generator().manual_seed(6)) / 17
+    if dyconv.cpu_engine_for(x.bfloat16(), w, padding=1) != "amx-bf16":
+        pytest.skip("this CPU has no AMX-BF16")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = dyconv.dynamic_conv2d(x, w, padding=1)
+    assert torch.equal(out, dyconv.dynamic_conv2d(x.bfloat16(), w.bfloat16(), padding=1))
 
 
 @pytest.mark.parametrize("low", LOW, ids=str)
 @pytest.mark.parametrize("norm", ["layer", "instance", "none"])
 def test_dynamic_conv_norm_act_under_cpu_autocast(low, norm):
+    """Like autocast's float32 ops (layer_norm): float32 in and out."""
     x, w, scale, shift, _ = _mixed_problem(low)
     kw = dict(dilation=(1, 2), norm=norm, activation="sigmoid")
     _check(lambda *a: dyconv.dynamic_conv_norm_act(*a, **kw), lambda *a: reference.dynamic_conv_norm_act(*a, **kw),

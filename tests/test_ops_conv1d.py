@@ -205,16 +205,17 @@ def test_16_bit_matches_float64_reference(low):
 
 
 @pytest.mark.parametrize("low", [torch.bfloat16, torch.float16], ids=str)
-def test_under_cpu_autocast_runs_as_float32(low):
-    """As the 2-D ops: float32 result equal to the reference on the float32-cast inputs (tests/test_ops_autocast.py)."""
+def test_under_cpu_autocast_runs_in_the_autocast_dtype(low):
+    """As the 2-D ops and F.conv1d: the autocast dtype's result, equal to the reference on the inputs cast to it
+    (tests/test_ops_autocast.py)."""
     low_inputs = lambda x, w, bias: [x] + [t.detach().to(low).requires_grad_() for t in (w, bias)]  # noqa: E731
     (x, w, bias), kw = conv_problem(CONV_CASES[0], torch.float32)
     _check(lambda *a: dyconv.dynamic_conv1d(*a, **kw), lambda *a: reference.dynamic_conv1d(*a, **kw),
-           low_inputs(x, w, bias), "dynamic_conv1d")
+           low_inputs(x, w, bias), "dynamic_conv1d", out_dtype=low)
     (x, w, bias), args = transpose_problem(TRANSPOSE_CASES[0], torch.float32)
     _check(lambda *a: dyconv.dynamic_conv_transpose1d(*a, *args),
            lambda *a: reference.dynamic_conv_transpose1d(*a, *args), low_inputs(x, w, bias),
-           "dynamic_conv_transpose1d")
+           "dynamic_conv_transpose1d", out_dtype=low)
 
 
 def test_batch_zero_has_f_conv1ds_output_length():

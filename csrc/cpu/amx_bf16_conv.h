@@ -8,19 +8,20 @@
 //   forward      Y (Cout, n)  = sum_t W_t (Cout, Cin) @ shift_t(X);
 //   input grad   dX (Cin, n)  = the same on dY padded by (k - 1) * d - p, with the flipped taps
 //                               transposed, W'_t (Cin, Cout);
-//   weight grad  dW_t^T (Cin, Cout) = shift_t(X) (Cin, pixels) @ dY^T (pixels, Cout), dY zero in
-//                               the dropped columns.
+//   weight grad  dW_t (Cout, Cin) = dY (Cout, pixels) @ shift_t(X)^T (pixels, Cin), dY zero in the
+//                               dropped columns.
 // brgemm's B operand is VNNI: pairs along its reduction dimension interleaved, (K/2, N, 2). For the
 // forward and the input gradient that is pairs of channels, and a shift along the grid moves whole
 // pairs, so one packing serves every tap. For the weight gradient the reduction runs over pixels,
-// where a shift of one pixel would break the pairs, so the shifted X is the plain A operand there
-// and dY^T, packed once, is B.
+// where a shift by an odd number of positions starts the pairs one pixel later: X^T is packed twice,
+// in pairs starting at even and at odd positions (once where every tap's shift is even), and each tap
+// reads the packing of its parity.
 // Products of two bfloat16 are exact in float32 and sums are float32, as in the float32 engines on
 // the converted inputs; outputs are rounded once to bfloat16. The result is not bitwise that path's
 // (sums in another order): within one bfloat16 rounding of it (tests/test_ops_amx_bf16.py).
 // Where it applies: bfloat16, stride 1, padding within the kernel's reach (shifted_conv_applies),
-// at least kMinChannels channels per group each way, on a CPU with AMX-BF16; DYCONV_AMX=0 turns it
-// off (read at each call). Elsewhere bfloat16 runs the float32 engines (cpu/converted_chunks.h).
+// at least kAmxMinChannels channels per group each way and kAmxMinPixels output pixels per sample, on
+// a CPU with AMX-BF16; DYCONV_AMX=0 turns it off (read at each call). Elsewhere bfloat16 runs the float32 engines (cpu/converted_chunks.h).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -52,6 +53,14 @@ namespace dyconv::cpu {
 // Channels per group, in and out, below which the float32 engines stay: with fewer, brgemm's
 // 16 x 32 tiles are mostly padding (and depthwise layers have their own kernels).
 constexpr int64_t kAmxMinChannels = 16;
+// Output pixels per sample below which they stay too: each weight element is packed (forward, input
+// gradient) and stored (weight gradient) once per sample and used once per output pixel, so on small
+// maps the packing outweighs the faster GEMMs. Two quiet Sapphire Rapids cores, forward + backward,
+// AMX against the float32 engines on the same bfloat16 inputs (benchmarks/time_users.py --dtype
+// bfloat16, DYCONV_AMX=0 for the latter): ODConv 512->512 at 7x7 (49 pixels) 225 vs 159 ms,
+// EfficientNet 1x1 layers at 8x8 (64) 3.8-4.0 vs 2.9-3.0 ms and at 4x4 6.7-7.4 vs 3.8-5.9 ms;
+// CondConv 1x1 at 14x14 (196) level (30.8 vs 30.7 ms); 36x36 and larger 1.8-4x faster.
+constexpr int64_t kAmxMinPixels = 128;
 
 // Whether this CPU runs bfloat16 AMX tiles (CPUID leaf 7: EDX bit 22) and torch's brgemm can use
 // them (it asks the OS for the tile state itself).
@@ -72,6 +81,7 @@ inline bool cpu_has_amx_bf16() {
 inline bool amx_bf16_applies(const ConvGeometry& g, at::ScalarType dtype) {
   if (dtype != at::kBFloat16 || g.B == 0 || !shifted_conv_applies(g)) return false;
   if (g.Cin / g.groups < kAmxMinChannels || g.Cout / g.groups < kAmxMinChannels) return false;
+  if (g.Hout * g.Wout < kAmxMinPixels) return false;
   const char* env = std::getenv("DYCONV_AMX");
   if (env && std::strcmp(env, "0") == 0) return false;
   return cpu_has_amx_bf16();
@@ -146,49 +156,71 @@ DYCONV_V4 inline void pack_channel_pairs(const Plane& x, const Grid& gr, u16* ds
   }
 }
 
-// x onto the grid, one row of P per channel: dst[c * P + q]; zero elsewhere.
-DYCONV_V4 inline void pack_channel_rows(const Plane& x, const Grid& gr, u16* dst) {
-  std::memset(dst, 0, x.C * gr.P * sizeof(u16));
-  for (int64_t c = 0; c < x.C; ++c)
-    for (int64_t i = 0; i < x.H; ++i) {
-      u16* d = dst + c * gr.P + (i + gr.pT) * gr.Wp + gr.pL;
-      const u16* r = x.p + c * x.sc + i * x.sh;
-      for (int64_t j = 0; j < x.W; ++j) d[j] = r[j * x.sw];
+// dy (C, Ho, Wo) as rows on the output grid: dst[c * pixels + oy * Wp + ox]; zero in the dropped
+// columns and past Ho * Wp.
+DYCONV_V4 inline void pack_grid_rows(const Plane& dy, const Grid& gr, u16* dst) {
+  const int64_t n = gr.pixels();
+  for (int64_t c = 0; c < dy.C; ++c) {
+    u16* d = dst + c * n;
+    for (int64_t oy = 0; oy < dy.H; ++oy) {
+      const u16* r = dy.p + c * dy.sc + oy * dy.sh;
+      u16* row = d + oy * gr.Wp;
+      for (int64_t ox = 0; ox < dy.W; ++ox) row[ox] = r[ox * dy.sw];
+      std::memset(row + dy.W, 0, (gr.Wp - dy.W) * sizeof(u16));
     }
+    std::memset(d + dy.H * gr.Wp, 0, (n - dy.H * gr.Wp) * sizeof(u16));
+  }
 }
 
-// dy (C, Ho, Wo) on the output grid, pixel pairs interleaved per channel: brgemm's VNNI B (pixels, C):
-// dst[((q / 2) * C + c) * 2 + q % 2] for output q = oy * Wp + ox; zero in the dropped columns.
-DYCONV_V4 inline void pack_pixel_pairs(const Plane& dy, const Grid& gr, u16* dst) {
-  std::memset(dst, 0, gr.pixels() * dy.C * sizeof(u16));
-  constexpr int64_t kBlock = 16;  // channels per pass: 16 read streams, 64-byte runs written
-  for (int64_t oy = 0; oy < dy.H; ++oy)
-    for (int64_t c0 = 0; c0 < dy.C; c0 += kBlock) {
-      const int64_t c1 = std::min(dy.C, c0 + kBlock);
-      for (int64_t ox = 0; ox < dy.W; ++ox) {
-        const int64_t q = oy * gr.Wp + ox;
-        u16* d = dst + (q / 2) * dy.C * 2 + q % 2;
-        const u16* s = dy.p + oy * dy.sh + ox * dy.sw;
-        for (int64_t c = c0; c < c1; ++c) d[2 * c] = s[c * dy.sc];
+// x on the grid, transposed into pixel pairs that start at parity `par` (brgemm's VNNI B over (pixels,
+// C)): dst[(j * C + c) * 2 + k] = grid(c, 2j + par + k) for j < P / 2; the grid is zero outside x.
+DYCONV_V4 inline void pack_pixel_pairs(const Plane& x, const Grid& gr, int64_t par, u16* dst) {
+  std::memset(dst, 0, gr.P * x.C * sizeof(u16));
+  constexpr int64_t kBlock = 16;  // channels per pass: 16 read streams where x is NCHW
+  for (int64_t i = 0; i < x.H; ++i)
+    for (int64_t c0 = 0; c0 < x.C; c0 += kBlock) {
+      const int64_t c1 = std::min(x.C, c0 + kBlock);
+      for (int64_t j = 0; j < x.W; ++j) {
+        const int64_t q = (i + gr.pT) * gr.Wp + j + gr.pL - par;
+        if (q < 0) continue;  // before the first pair of the odd packing: grid padding, never read
+        u16* d = dst + (q / 2) * x.C * 2 + q % 2;
+        const u16* src = x.p + i * x.sh + j * x.sw;
+        for (int64_t c = c0; c < c1; ++c) d[2 * c] = src[c * x.sc];
       }
     }
 }
 
-// The taps as brgemm's A operands, (taps, M, K) with K rounded up to even and zero there. Forward:
-// A_t[co][ci] = w[co][ci][t]; input gradient (`flip_transpose`): A_t[ci][co] = w[co][ci][T - 1 - t].
-// w: one folded sample's (Cout, Cin, kH, kW), contiguous.
+// The taps as brgemm's A operands, (taps, M, K2) with K2 = K rounded up to even, zero in the extra
+// column. Forward: A_t[co][ci] = w[co][ci][t]; input gradient (`flip_transpose`): A_t[ci][co] =
+// w[co][ci][T - 1 - t], transposed in blocks that stay in L1. w: one folded sample's (Cout, Cin, kH,
+// kW), contiguous.
 DYCONV_V4 inline void pack_taps(const u16* w, int64_t Cout, int64_t Cin, int64_t T, bool flip_transpose, u16* dst) {
   const int64_t M = flip_transpose ? Cin : Cout, K = flip_transpose ? Cout : Cin, K2 = (K + 1) / 2 * 2;
-  std::memset(dst, 0, T * M * K2 * sizeof(u16));
-  for (int64_t co = 0; co < Cout; ++co)
-    for (int64_t ci = 0; ci < Cin; ++ci)
-      for (int64_t t = 0; t < T; ++t) {
-        const u16 v = w[(co * Cin + ci) * T + t];
-        if (flip_transpose)
-          dst[((T - 1 - t) * M + ci) * K2 + co] = v;
-        else
-          dst[(t * M + co) * K2 + ci] = v;
-      }
+  if (K2 != K)
+    for (int64_t r = 0; r < T * M; ++r) dst[r * K2 + K] = 0;
+  if (!flip_transpose) {
+    for (int64_t co = 0; co < Cout; ++co)
+      for (int64_t ci = 0; ci < Cin; ++ci)
+        for (int64_t t = 0; t < T; ++t) dst[(t * M + co) * K2 + ci] = w[(co * Cin + ci) * T + t];
+    return;
+  }
+  constexpr int64_t kBlock = 32;  // 32 x 32 (co, ci) per pass: T * 32 rows of 64 bytes written
+  for (int64_t co0 = 0; co0 < Cout; co0 += kBlock)
+    for (int64_t ci0 = 0; ci0 < Cin; ci0 += kBlock)
+      for (int64_t co = co0; co < std::min(Cout, co0 + kBlock); ++co)
+        for (int64_t ci = ci0; ci < std::min(Cin, ci0 + kBlock); ++ci) {
+          const u16* src = w + (co * Cin + ci) * T;
+          for (int64_t t = 0; t < T; ++t) dst[((T - 1 - t) * M + ci) * K2 + co] = src[t];
+        }
+}
+
+// The weight gradient of taps [t0, t0 + n) from their float32 sums C (n, Cout, Cin), rounded into
+// dw (Cout, Cin, T).
+DYCONV_V4 inline void store_weight_grad(const float* C, int64_t Cout, int64_t Cin, int64_t T, int64_t t0, int64_t n,
+                                        u16* dw) {
+  const int64_t plane = Cout * Cin;
+  for (int64_t i = 0; i < plane; ++i)
+    for (int64_t t = 0; t < n; ++t) dw[i * T + t0 + t] = to_bf16(C[t * plane + i]);
 }
 
 // Rows [0, M) of the grid positions [n0, n0 + n) in C (row stride ldc) that are outputs, plus
@@ -261,13 +293,14 @@ inline at::Tensor amx_bf16_conv2d(const ConvGeometry& g, const at::Tensor& x, co
   const Grid gr(g.H, g.W, g.pH, g.pW, g.kH, g.kW, g.dH, g.dW);
   const int64_t T = g.kH * g.kW, K2 = (f.Cin + 1) / 2 * 2;
   const int64_t packed = K2 * gr.P, taps = T * f.Cout * K2, acc = 2 * f.Cout * kColumns;  // acc: floats as u16
+  const bool in_place = T == 1 && K2 == f.Cin;  // a 1x1 sample's weight (Cout, Cin) is already A
   for_each_sample(f.B, packed + taps + acc, [&](int64_t s, u16* ws) {
     pack_channel_pairs(plane_of(x, g.groups, s), gr, ws);
-    pack_taps(static_cast<const u16*>(w.const_data_ptr()) + s * f.Cout * f.Cin * T, f.Cout, f.Cin, T, false,
-              ws + packed);
+    const u16* ws_w = static_cast<const u16*>(w.const_data_ptr()) + s * f.Cout * f.Cin * T;
+    if (!in_place) pack_taps(ws_w, f.Cout, f.Cin, T, false, ws + packed);
     const u16* bp = b.defined() ? static_cast<const u16*>(b.const_data_ptr()) + s * f.Cout : nullptr;
-    correlate(gr, f.Cout, K2, ws + packed, ws, reinterpret_cast<float*>(ws + packed + taps), bp, 1,
-              plane_of(y, g.groups, s));
+    correlate(gr, f.Cout, K2, in_place ? ws_w : ws + packed, ws, reinterpret_cast<float*>(ws + packed + taps), bp,
+              1, plane_of(y, g.groups, s));
   });
   return y;
 }
@@ -303,24 +336,37 @@ inline at::Tensor amx_bf16_conv2d_weight_grad(const ConvGeometry& g, const at::T
   at::Tensor dw = at::empty({g.B, g.Cout, f.Cin, g.kH, g.kW}, x.options());
   const Grid gr(g.H, g.W, g.pH, g.pW, g.kH, g.kW, g.dH, g.dW);
   const int64_t T = g.kH * g.kW, Cin = f.Cin, Cout = f.Cout, pixels = gr.pixels();
-  constexpr int64_t kPixels = 512;  // reduction block: dY^T's block (kPixels x Cout) stays in L2 for all taps
-  const int64_t rows = Cin * gr.P, pairs = pixels * Cout, acc = 2 * T * Cin * Cout;
-  for_each_sample(f.B, rows + pairs + acc, [&](int64_t s, u16* ws) {
-    pack_channel_rows(plane_of(x, g.groups, s), gr, ws);
-    pack_pixel_pairs(plane_of(dy, g.groups, s), gr, ws + rows);
+  bool odd = false;  // a tap shifted by an odd number of grid positions: X^T packed at both parities
+  for (int64_t t = 0; t < T; ++t) odd = odd || (gr.tap_offset(t) & 1);
+  // Reduction blocks of kPixels: a block of the packed X^T (kPixels x Cin) stays in L2 for all taps, whose
+  // float32 sums are kept side by side unless they would not fit in L2 beside it; then tap after tap.
+  constexpr int64_t kPixels = 512, kSums = int64_t(1) << 20;
+  const bool taps_outer = T * Cout * Cin * int64_t(sizeof(float)) > kSums;
+  const int64_t rows = Cout * pixels, pairs = gr.P * Cin, acc = 2 * (taps_outer ? 1 : T) * Cout * Cin;
+  for_each_sample(f.B, rows + (odd ? 2 : 1) * pairs + acc, [&](int64_t s, u16* ws) {
+    pack_grid_rows(plane_of(dy, g.groups, s), gr, ws);
+    const Plane xs = plane_of(x, g.groups, s);
+    pack_pixel_pairs(xs, gr, 0, ws + rows);
+    if (odd) pack_pixel_pairs(xs, gr, 1, ws + rows + pairs);
+    float* C = reinterpret_cast<float*>(ws + rows + (odd ? 2 : 1) * pairs);
     const auto* a = reinterpret_cast<const at::BFloat16*>(ws);
-    const auto* bv = reinterpret_cast<const at::BFloat16*>(ws + rows);
-    float* C = reinterpret_cast<float*>(ws + rows + pairs);  // (T, Cin, Cout)
-    for (int64_t k0 = 0; k0 < pixels; k0 += kPixels) {
-      const int64_t k = std::min(kPixels, pixels - k0);
-      for (int64_t t = 0; t < T; ++t)
-        brgemm(Cin, Cout, k, gr.P, Cout, Cout, k0 > 0, a + gr.tap_offset(t) + k0, bv + k0 * Cout,
-               C + t * Cin * Cout, true);
-    }
+    // dW_t (Cout, Cin) += dY[:, r0 : r0 + k] @ shift_t(X)^T[r0 : r0 + k]
+    const auto run = [&](int64_t t, int64_t r0, float* Ct) {
+      const int64_t off = gr.tap_offset(t), par = off & 1, k = std::min(kPixels, pixels - r0);
+      const auto* b = reinterpret_cast<const at::BFloat16*>(ws + rows + par * pairs) + ((off - par) + r0) * Cin;
+      brgemm(Cout, Cin, k, pixels, Cin, Cin, r0 > 0, a + r0, b, Ct, true);
+    };
     u16* d = static_cast<u16*>(dw.mutable_data_ptr()) + s * Cout * Cin * T;
-    for (int64_t co = 0; co < Cout; ++co)
-      for (int64_t ci = 0; ci < Cin; ++ci)
-        for (int64_t t = 0; t < T; ++t) d[(co * Cin + ci) * T + t] = to_bf16(C[(t * Cin + ci) * Cout + co]);
+    if (taps_outer) {
+      for (int64_t t = 0; t < T; ++t) {
+        for (int64_t r0 = 0; r0 < pixels; r0 += kPixels) run(t, r0, C);
+        store_weight_grad(C, Cout, Cin, T, t, 1, d);
+      }
+    } else {
+      for (int64_t r0 = 0; r0 < pixels; r0 += kPixels)
+        for (int64_t t = 0; t < T; ++t) run(t, r0, C + t * Cout * Cin);
+      store_weight_grad(C, Cout, Cin, T, 0, T, d);
+    }
   });
   return dw;
 }

@@ -1,5 +1,5 @@
-"""bfloat16 on AMX tiles (csrc/cpu/amx_bf16_conv.h): dynamic_conv2d forward, input and weight gradients, and
-dynamic_conv_transpose2d, on CPUs with AMX-BF16 (skipped elsewhere).
+"""bfloat16 on AMX tiles (csrc/cpu/amx_bf16_conv.h): dynamic_conv2d forward, input and weight gradients,
+dynamic_conv_transpose2d and dynamic_conv_norm_act, on CPUs with AMX-BF16 (skipped elsewhere).
 
 bfloat16 products are exact in float32 and the sums are float32, so each output is the exact (float64) result on
 the same bfloat16 values up to one rounding to bfloat16 and the float32 summation error: at most
@@ -13,6 +13,7 @@ import torch
 
 import dyconv
 from dyconv import reference
+from conftest import assert_close
 
 ops = torch.ops.dyconv
 BF16, F64 = torch.bfloat16, torch.float64
@@ -161,3 +162,51 @@ def test_fewer_samples_than_threads_and_thread_counts_agree(two_threads):
     assert torch.equal(dyconv.dynamic_conv2d(x[:1], w[:1], b[:1], **kw), two[:1])
     torch.set_num_threads(1)
     assert torch.equal(dyconv.dynamic_conv2d(x, w, b, **kw), two)
+
+
+FUSED = [("layer", "relu"), ("instance", "sigmoid"), ("none", "none")]
+
+
+@pytest.mark.parametrize("norm,act", FUSED, ids=[f"{n}-{a}" for n, a in FUSED])
+@pytest.mark.parametrize("geometry", [GEOMETRIES[i] for i in (0, 2, 6)], ids=[IDS[i] for i in (0, 2, 6)])
+def test_fused_op_against_the_float64_reference(geometry, norm, act, monkeypatch, two_threads):
+    """dynamic_conv_norm_act on AMX (csrc/cpu/amx_bf16_norm_act.h): conv_out within one rounding of the exact
+    conv; mean, rstd and out, and every gradient, within bfloat16's tolerance of the float64 reference (relu's
+    gradients: of the float32 engines' backward on the same saved tensors); out and the input gradient in x's
+    memory format."""
+    x, w, _, _, kw = _tensors(geometry)
+    B, Cin, Cout, H, W, _, _, _, g, _, cl = geometry
+    gen = torch.Generator().manual_seed(7)
+    scale = (1 + 0.3 * torch.randn(B, Cout, generator=gen)).to(BF16)
+    shift = (0.2 * torch.randn(B, Cout, generator=gen)).to(BF16)
+    assert dyconv.cpu_engine_for(x, w, **kw) == "amx-bf16"
+    geo = ([1, 1], list(kw["padding"]), list(kw["dilation"]))
+    out, conv_out, mean, rstd = ops.dynamic_conv_norm_act(x, w, scale, shift, *geo, norm, act, 1e-5, g)
+    fmt = torch.channels_last if cl else torch.contiguous_format
+    assert out.dtype == BF16 and out.is_contiguous(memory_format=fmt)
+    exact_conv = reference.dynamic_conv2d(x.double(), w.double(), **kw)
+    absolute = reference.dynamic_conv2d(x.double().abs(), w.double().abs(), **kw)
+    _assert_within_bound("conv_out", conv_out, exact_conv, absolute, Cin // g * 9 + 1)
+    if norm != "none":
+        dims = (1, 2, 3) if norm == "layer" else (2, 3)
+        var, mu = torch.var_mean(exact_conv, dim=dims, unbiased=False)
+        assert_close(mean.double(), mu.reshape(B, -1), BF16, "mean")
+        assert_close(rstd.double(), (var + 1e-5).rsqrt().reshape(B, -1), BF16, "rstd")
+    leaves = [t.double().requires_grad_() for t in (x, w, scale, shift)]
+    want = reference.dynamic_conv_norm_act(*leaves, padding=kw["padding"], dilation=kw["dilation"], norm=norm,
+                                           activation=act, groups=g)
+    assert_close(out.double(), want.detach(), BF16, "out")
+    gy = torch.randn(out.shape, generator=gen).to(BF16)
+    got = ops.dynamic_conv_norm_act_backward(gy, x, w, scale, shift, conv_out, mean, rstd, *geo, norm, act,
+                                             [True] * 4, g)
+    assert got[0].is_contiguous(memory_format=fmt)
+    for name, a, e in zip(("dx", "dw", "dscale", "dshift"), got, torch.autograd.grad(want, leaves, gy.double())):
+        assert a.dtype == BF16, name
+        if act != "relu":  # relu: the kink's side is decided on the rounded conv_out (docs/ops.md); see below
+            assert_close(a.double(), e, BF16, name)
+    # Against the float32 engines' backward on the same saved tensors (the same kink sides).
+    monkeypatch.setenv("DYCONV_AMX", "0")
+    converted = ops.dynamic_conv_norm_act_backward(gy, x, w, scale, shift, conv_out, mean, rstd, *geo, norm, act,
+                                                   [True] * 4, g)
+    for name, a, e in zip(("dx", "dw", "dscale", "dshift"), got, converted):
+        assert_close(a.double(), e.double(), BF16, f"{name} against the float32 engines")

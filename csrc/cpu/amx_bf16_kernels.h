@@ -27,7 +27,8 @@ namespace dyconv::cpu::amx_detail {
 
 
 using u16 = uint16_t;
-#define DYCONV_V4 __attribute__((target("arch=x86-64-v4")))
+// The AMX path runs only on AVX-512 CPUs: its loops are compiled for them.
+#define DYCONV_AMX_V4 __attribute__((target("arch=x86-64-v4")))
 
 // One (folded) sample of a 4-D tensor: C channels of H x W, strides in elements.
 struct Plane {
@@ -60,7 +61,7 @@ struct Grid {
 };
 
 // float -> bfloat16 bits, rounding to nearest even, NaN kept (c10::BFloat16's rounding).
-DYCONV_V4 inline u16 to_bf16(float f) {
+DYCONV_AMX_V4 inline u16 to_bf16(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
   if (f != f) return 0x7fc0;
@@ -69,7 +70,7 @@ DYCONV_V4 inline u16 to_bf16(float f) {
 
 // x onto the grid with its channel pairs interleaved: dst[(c / 2) * 2P + 2q + c % 2] for grid
 // position q; zero elsewhere (padding, an odd channel count's last pair).
-DYCONV_V4 inline void pack_channel_pairs(const Plane& x, const Grid& gr, u16* dst) {
+DYCONV_AMX_V4 inline void pack_channel_pairs(const Plane& x, const Grid& gr, u16* dst) {
   const int64_t pairs = (x.C + 1) / 2;
   std::memset(dst, 0, pairs * gr.P * 2 * sizeof(u16));
   uint32_t* d32 = reinterpret_cast<uint32_t*>(dst);
@@ -94,7 +95,7 @@ DYCONV_V4 inline void pack_channel_pairs(const Plane& x, const Grid& gr, u16* ds
 
 // dy (C, Ho, Wo) as rows on the output grid: dst[c * pixels + oy * Wp + ox]; zero in the dropped
 // columns and past Ho * Wp.
-DYCONV_V4 inline void pack_grid_rows(const Plane& dy, const Grid& gr, u16* dst) {
+DYCONV_AMX_V4 inline void pack_grid_rows(const Plane& dy, const Grid& gr, u16* dst) {
   const int64_t n = gr.pixels();
   for (int64_t c = 0; c < dy.C; ++c) {
     u16* d = dst + c * n;
@@ -110,7 +111,7 @@ DYCONV_V4 inline void pack_grid_rows(const Plane& dy, const Grid& gr, u16* dst) 
 
 // x on the grid, transposed into pixel pairs that start at parity `par` (brgemm's VNNI B over (pixels,
 // C)): dst[(j * C + c) * 2 + k] = grid(c, 2j + par + k) for j < P / 2; the grid is zero outside x.
-DYCONV_V4 inline void pack_pixel_pairs(const Plane& x, const Grid& gr, int64_t par, u16* dst) {
+DYCONV_AMX_V4 inline void pack_pixel_pairs(const Plane& x, const Grid& gr, int64_t par, u16* dst) {
   std::memset(dst, 0, gr.P * x.C * sizeof(u16));
   constexpr int64_t kBlock = 16;  // channels per pass: 16 read streams where x is NCHW
   for (int64_t i = 0; i < x.H; ++i)
@@ -130,7 +131,7 @@ DYCONV_V4 inline void pack_pixel_pairs(const Plane& x, const Grid& gr, int64_t p
 // column. Forward: A_t[co][ci] = w[co][ci][t]; input gradient (`flip_transpose`): A_t[ci][co] =
 // w[co][ci][T - 1 - t], transposed in blocks that stay in L1. w: one folded sample's (Cout, Cin, kH,
 // kW), contiguous.
-DYCONV_V4 inline void pack_taps(const u16* w, int64_t Cout, int64_t Cin, int64_t T, bool flip_transpose, u16* dst) {
+DYCONV_AMX_V4 inline void pack_taps(const u16* w, int64_t Cout, int64_t Cin, int64_t T, bool flip_transpose, u16* dst) {
   const int64_t M = flip_transpose ? Cin : Cout, K = flip_transpose ? Cout : Cin, K2 = (K + 1) / 2 * 2;
   if (K2 != K)
     for (int64_t r = 0; r < T * M; ++r) dst[r * K2 + K] = 0;
@@ -152,7 +153,7 @@ DYCONV_V4 inline void pack_taps(const u16* w, int64_t Cout, int64_t Cin, int64_t
 
 // The weight gradient of taps [t0, t0 + n) from their float32 sums C (n, Cout, Cin), rounded into
 // dw (Cout, Cin, T).
-DYCONV_V4 inline void store_weight_grad(const float* C, int64_t Cout, int64_t Cin, int64_t T, int64_t t0, int64_t n,
+DYCONV_AMX_V4 inline void store_weight_grad(const float* C, int64_t Cout, int64_t Cin, int64_t T, int64_t t0, int64_t n,
                                         u16* dw) {
   const int64_t plane = Cout * Cin;
   for (int64_t i = 0; i < plane; ++i)
@@ -161,7 +162,7 @@ DYCONV_V4 inline void store_weight_grad(const float* C, int64_t Cout, int64_t Ci
 
 // Rows [0, M) of the grid positions [n0, n0 + n) in C (row stride ldc) that are outputs, plus
 // bias[m] (or nothing), rounded into out (M, Ho, Wo).
-DYCONV_V4 inline void store_outputs(const float* C, int64_t ldc, int64_t n0, int64_t n, const Grid& gr,
+DYCONV_AMX_V4 inline void store_outputs(const float* C, int64_t ldc, int64_t n0, int64_t n, const Grid& gr,
                                     const u16* bias, const Plane& out) {
   for (int64_t oy = n0 / gr.Wp; oy * gr.Wp < n0 + n; ++oy) {
     const int64_t a = std::max<int64_t>(0, n0 - oy * gr.Wp), e = std::min(gr.Wo, n0 + n - oy * gr.Wp);
@@ -297,6 +298,5 @@ void for_each_sample(int64_t n, int64_t per_thread, const Body& body) {
   });
 }
 
-#undef DYCONV_V4
 }  // namespace dyconv::cpu::amx_detail
 #endif  // DYCONV_AMX_BF16

@@ -12,7 +12,8 @@
 // forms the conv-output gradient from grad_out and the conv output one span at
 // a time, as its GEMMs read it (no full-size dz tensor).
 // The convolution itself is cpu/conv.h (shifted GEMMs or im2col tiles); the
-// elementwise loops are cpu/row_kernels.h. bfloat16, float16 and channels_last: cpu/converted_chunks.h.
+// elementwise loops are cpu/row_kernels.h. bfloat16 on AMX: cpu/amx_bf16_norm_act.h; otherwise bfloat16,
+// float16 and channels_last: cpu/converted_chunks.h.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -22,8 +23,10 @@
 #include <mutex>
 
 #include "checks.h"
+#include "cpu/amx_bf16_norm_act.h"
 #include "cpu/conv.h"
 #include "cpu/converted_chunks.h"
+#include "cpu/norm_backward.h"
 #include "cpu/row_kernels.h"
 #include "outputs.h"
 
@@ -162,8 +165,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> norm_act_backward(
     const T* sh = shift.const_data_ptr<T>();
     // Per sample b, with dz = grad_out * act'(activation input): sum(dz) (= dshift)
     // and sum(dz * xhat) (= dscale) per channel, and from them the norm backward's
-    // coefficients: dy = k1 * dz + k2 * y + k3 per (b, c), from
-    // dy = rstd * (scale * dz - mean(dxhat) - xhat * mean(dxhat * xhat)).
+    // coefficients: dy = k1 * dz + k2 * y + k3 per (b, c) (cpu/norm_backward.h).
     std::vector<acc_t> s1(g.B * Cout), s2(g.B * Cout);
     std::vector<T> k1(g.B * Cout), k2(g.B * Cout), k3(g.B * Cout);
     T* dsc = mask[2] ? dscale.mutable_data_ptr<T>() : nullptr;
@@ -179,29 +181,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> norm_act_backward(
         if (dsc) dsc[i] = T(a2);
         if (dsh) dsh[i] = T(a1);
       }
-      acc_t t1 = 0, t2 = 0;  // layer: sums over the channels of the sample
-      if (norm == Norm::Layer) {
-        for (int64_t c = 0; c < Cout; ++c) {
-          t1 += acc_t(sc[b * Cout + c]) * s1[b * Cout + c];
-          t2 += acc_t(sc[b * Cout + c]) * s2[b * Cout + c];
-        }
-      }
-      for (int64_t c = 0; c < Cout; ++c) {
-        const int64_t i = b * Cout + c;
-        if (!stats || single) {  // single: the normalized value is 0 whatever y, its gradient 0
-          k1[i] = single ? T(0) : sc[i], k2[i] = 0, k3[i] = 0;
-          continue;
-        }
-        const int64_t s = norm == Norm::Layer ? b : i;
-        const acc_t M = norm == Norm::Layer ? acc_t(Cout * N) : acc_t(N);
-        const acc_t m1 = (norm == Norm::Layer ? t1 : acc_t(sc[i]) * s1[i]) / M;
-        const acc_t m2 = (norm == Norm::Layer ? t2 : acc_t(sc[i]) * s2[i]) / M;
-        const acc_t r = rp[s], m = mp[s];
-        // rstd * (scale*dz - m1 - (y - mean) * rstd * m2)
-        k1[i] = T(r * sc[i]);
-        k2[i] = T(-r * r * m2);
-        k3[i] = T(r * (-m1 + m * r * m2));
-      }
+      const int64_t i0 = b * Cout, s0 = norm == Norm::Layer ? b : i0;
+      norm_backward_coefficients<T>(norm, single, Cout, N, sc + i0, s1.data() + i0, s2.data() + i0,
+                                    stats ? mp + s0 : nullptr, stats ? rp + s0 : nullptr, k1.data() + i0,
+                                    k2.data() + i0, k3.data() + i0);
     };
     // Each sample's sums run on first use, by the thread whose conv backward
     // reads it next (its grad_out and conv output then still in cache; a pass
@@ -246,6 +229,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     c10::string_view act, double eps, int64_t groups) {
   const NormActProblem problem = check_norm_act_forward(
       x, weight, scale, shift, stride, padding, dilation, norm, act, eps, groups);
+#if defined(DYCONV_AMX_BF16)
+  if (amx_bf16_applies(problem.g, x.scalar_type())) return amx_bf16_norm_act(problem, x, weight, scale, shift, eps);
+#endif
   const auto outs = in_converted_chunks(
       problem.g, {x, weight, scale, shift}, [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
         const auto [out, y, mean, rstd] = norm_act_forward({c, problem.norm, problem.act}, t[0], t[1], t[2], t[3], eps);
@@ -261,6 +247,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> dynamic_conv_norm_act
     c10::string_view act, std::array<bool, 4> mask, int64_t groups) {
   const NormActProblem problem = check_norm_act_backward(
       grad_out, x, weight, scale, shift, y, mean, rstd, stride, padding, dilation, norm, act, groups);
+#if defined(DYCONV_AMX_BF16)
+  if (amx_bf16_applies(problem.g, x.scalar_type()))
+    return amx_bf16_norm_act_backward(problem, grad_out, x, weight, scale, shift, y, mean, rstd, mask);
+#endif
   const auto grads = in_converted_chunks(
       problem.g, {x, grad_out, weight, scale, shift, y, mean, rstd},
       [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {

@@ -6,6 +6,7 @@ inputs), so a load from other jobs hits them alike.
 Examples (repository root):
   python -m benchmarks.time_layer --batch 16 --repeats 8
   python -m benchmarks.time_layer --batch 64 --contenders dyconv-winograd dyconv-shifted reference
+  python -m benchmarks.time_layer --bfloat16 --contenders dyconv dyconv-no-amx reference
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import torch
 if __package__ in (None, ""):  # run as a file (python benchmarks/time_layer.py): the repository root on sys.path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.contenders import CONTENDERS, Problem, add_shape_args, cpu_engine, make_inputs
+from benchmarks.contenders import CONTENDERS, Contender, Problem, add_shape_args, cpu_engine, make_inputs, run_dyconv
 from training.engine.memory import allocator_in_use
 
 
@@ -28,15 +29,21 @@ def main(argv=None):
     add_shape_args(ap)
     ap.add_argument("--repeats", type=int, default=8, help="timed calls after 2 warm-ups; the minimum is shown")
     ap.add_argument("--forward-only", action="store_true", help="time the forward pass alone")
-    ap.add_argument("--float64", action="store_true", help="float64 inputs (default float32)")
-    names = [n for n, c in CONTENDERS.items() if not c.shared_weight]
+    dtypes = ap.add_mutually_exclusive_group()
+    dtypes.add_argument("--float64", action="store_true", help="float64 inputs (default float32)")
+    dtypes.add_argument("--bfloat16", action="store_true",
+                        help="bfloat16 inputs (default float32): on AMX CPUs the AMX kernels, which the contender "
+                             "dyconv-no-amx turns off")
+    # dyconv-no-amx is timed here only (in float32 it is dyconv: not a row of the pytest suite).
+    contenders = {**CONTENDERS, "dyconv-no-amx": Contender("dyconv-no-amx", run_dyconv, cpu_engine="no-amx")}
+    names = [n for n, c in contenders.items() if not c.shared_weight]
     ap.add_argument("--contenders", nargs="+", default=["dyconv"], choices=names, metavar="NAME",
                     help=f"what to time, alternating: {', '.join(names)} (default dyconv; "
                          "dyconv-<engine>: that CPU engine forced)")
     a = ap.parse_args(argv)
 
     p = Problem(a.batch, a.channels, a.out_channels or a.channels, a.dilation, W=a.frames)
-    dtype = torch.float64 if a.float64 else torch.float32
+    dtype = torch.float64 if a.float64 else torch.bfloat16 if a.bfloat16 else torch.float32
     inputs = make_inputs(p, dtype=dtype)
     grad_out = torch.randn(p.B, p.Cout, p.H, p.W, generator=torch.Generator().manual_seed(1), dtype=dtype)
 
@@ -44,7 +51,7 @@ def main(argv=None):
     total = {n: [] for n in a.contenders}
     for i in range(a.repeats + 2):
         for name in a.contenders:
-            c = CONTENDERS[name]
+            c = contenders[name]
             with cpu_engine(c.cpu_engine):
                 t0 = time.perf_counter()
                 out = c.fn(*inputs, p.dilation)

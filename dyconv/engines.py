@@ -34,10 +34,9 @@ def cpu_engine_for(x, weight, *, stride=1, padding=0, dilation=1, groups=1) -> s
     grouped layers run the engines with each group as a sample. ``x`` and ``weight`` are
     tensors (or their shapes), ``(B, Cin, H, W)`` and ``(B, Cout, Cin // groups, kH, kW)``; a float64 ``x`` asks
     about the float64 kernels. bfloat16 and float16 run the float32 ones, except that on a CPU with AMX-BF16 a
-    bfloat16 ``x`` of a stride-1 layer with at least 16 channels per group each way gives ``"amx-bf16"``:
-    ``dynamic_conv2d`` and ``dynamic_conv_transpose2d`` then run on AMX tiles (``dynamic_conv_norm_act`` still
-    runs the float32 engine the same call in float32 would). Asking decides for the shape class if no call has yet
-    (with autotuning on: times the engines).
+    bfloat16 ``x`` of a stride-1 layer with at least 16 channels per group each way and 128 output pixels per
+    sample gives ``"amx-bf16"``: the three ops then run on AMX tiles. Asking decides for the shape class if no
+    call has yet (with autotuning on: times the engines).
     """
     x_size, w_size = (list(t.shape if isinstance(t, torch.Tensor) else t) for t in (x, weight))
     if len(x_size) != 4 or len(w_size) != 5:

@@ -72,7 +72,7 @@ def plot(results, path, dtype="float32"):
     ax.axhline(1.0, color="k", lw=1)
     ax.axhline(1.5, color="k", lw=1, ls=":", label="target 1.5x")
     ax.set_yscale("log", base=2)
-    ticks = [t for t in (0.25, 0.5, 1, 1.5, 2, 4, 8, 16) if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    ticks = [t for t in (0.25, 0.5, 1, 1.5, 2, 4, 8, 16, 32) if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
     ax.set_yticks(ticks, [f"{t:g}x" for t in ticks])
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xticks(range(len(results)))

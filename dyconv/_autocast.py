@@ -3,12 +3,12 @@
 CPU (``torch.autocast("cpu", dtype=torch.bfloat16 or torch.float16)``):
 - ``dynamic_conv2d`` and ``dynamic_conv_transpose2d`` follow ``F.conv2d``: floating inputs other than float64
   are cast to the autocast dtype and the result has it. On CPUs with AMX-BF16 bfloat16 runs on AMX tiles
-  (csrc/cpu/amx_bf16_conv.h): at the paper's 96->96 layer (batch 16, 40x248, forward + backward) 2.4x faster
+  (csrc/cpu/amx_bf16_conv.h): at the paper's 96->96 layer (batch 16, 40x248, forward + backward) 2.7x faster
   than float32 on two quiet Sapphire Rapids cores (docs/ops.md, dtypes and autocast). Elsewhere (and in float16)
   the 16-bit path is the float32 kernels on converted chunks, 1.0-1.4x float32's time: kept, so that a network
   gives the same dtypes on every CPU, as ``F.conv2d`` does.
 - ``dynamic_conv_norm_act`` casts them to float32 and returns float32, as autocast's float32 ops
-  (``layer_norm``, ...) do. On AMX it would be 2.3x faster in bfloat16, but the paper's models run this op and
+  (``layer_norm``, ...) do. On AMX it would be 2.1x faster in bfloat16, but the paper's models run this op and
   their test accuracy with bfloat16 layers has not been measured (docs/ops.md): until it has, autocast keeps
   their results those of the float32 op.
 

@@ -22,7 +22,8 @@
 // (sums in another order): within one bfloat16 rounding of it (tests/test_ops_amx_bf16.py).
 // Where it applies: bfloat16, stride 1, padding within the kernel's reach (shifted_conv_applies),
 // at least kAmxMinChannels channels per group each way and kAmxMinPixels output pixels per sample, on
-// a CPU with AMX-BF16; DYCONV_AMX=0 turns it off (read at each call). Elsewhere bfloat16 runs the float32 engines (cpu/converted_chunks.h).
+// a CPU with AMX-BF16; DYCONV_AMX=0 turns it off (read at each call). Elsewhere bfloat16 runs the
+// float32 engines (cpu/converted_chunks.h).
 #pragma once
 
 #include <ATen/ATen.h>

@@ -25,7 +25,6 @@
 #if defined(DYCONV_AMX_BF16)
 namespace dyconv::cpu::amx_detail {
 
-
 using u16 = uint16_t;
 // The AMX path runs only on AVX-512 CPUs: its loops are compiled for them.
 #define DYCONV_AMX_V4 __attribute__((target("arch=x86-64-v4")))
@@ -119,7 +118,7 @@ DYCONV_AMX_V4 inline void pack_pixel_pairs(const Plane& x, const Grid& gr, int64
       const int64_t c1 = std::min(x.C, c0 + kBlock);
       for (int64_t j = 0; j < x.W; ++j) {
         const int64_t q = (i + gr.pT) * gr.Wp + j + gr.pL - par;
-        if (q < 0) continue;  // before the first pair of the odd packing: grid padding, never read
+        if (q < 0) continue;  // grid position 0 is in no pair of the odd packing
         u16* d = dst + (q / 2) * x.C * 2 + q % 2;
         const u16* src = x.p + i * x.sh + j * x.sw;
         for (int64_t c = c0; c < c1; ++c) d[2 * c] = src[c * x.sc];
@@ -131,7 +130,8 @@ DYCONV_AMX_V4 inline void pack_pixel_pairs(const Plane& x, const Grid& gr, int64
 // column. Forward: A_t[co][ci] = w[co][ci][t]; input gradient (`flip_transpose`): A_t[ci][co] =
 // w[co][ci][T - 1 - t], transposed in blocks that stay in L1. w: one folded sample's (Cout, Cin, kH,
 // kW), contiguous.
-DYCONV_AMX_V4 inline void pack_taps(const u16* w, int64_t Cout, int64_t Cin, int64_t T, bool flip_transpose, u16* dst) {
+DYCONV_AMX_V4 inline void pack_taps(const u16* w, int64_t Cout, int64_t Cin, int64_t T, bool flip_transpose,
+                                    u16* dst) {
   const int64_t M = flip_transpose ? Cin : Cout, K = flip_transpose ? Cout : Cin, K2 = (K + 1) / 2 * 2;
   if (K2 != K)
     for (int64_t r = 0; r < T * M; ++r) dst[r * K2 + K] = 0;
@@ -153,8 +153,8 @@ DYCONV_AMX_V4 inline void pack_taps(const u16* w, int64_t Cout, int64_t Cin, int
 
 // The weight gradient of taps [t0, t0 + n) from their float32 sums C (n, Cout, Cin), rounded into
 // dw (Cout, Cin, T).
-DYCONV_AMX_V4 inline void store_weight_grad(const float* C, int64_t Cout, int64_t Cin, int64_t T, int64_t t0, int64_t n,
-                                        u16* dw) {
+DYCONV_AMX_V4 inline void store_weight_grad(const float* C, int64_t Cout, int64_t Cin, int64_t T, int64_t t0,
+                                            int64_t n, u16* dw) {
   const int64_t plane = Cout * Cin;
   for (int64_t i = 0; i < plane; ++i)
     for (int64_t t = 0; t < n; ++t) dw[i * T + t0 + t] = to_bf16(C[t * plane + i]);
@@ -163,7 +163,7 @@ DYCONV_AMX_V4 inline void store_weight_grad(const float* C, int64_t Cout, int64_
 // Rows [0, M) of the grid positions [n0, n0 + n) in C (row stride ldc) that are outputs, plus
 // bias[m] (or nothing), rounded into out (M, Ho, Wo).
 DYCONV_AMX_V4 inline void store_outputs(const float* C, int64_t ldc, int64_t n0, int64_t n, const Grid& gr,
-                                    const u16* bias, const Plane& out) {
+                                        const u16* bias, const Plane& out) {
   for (int64_t oy = n0 / gr.Wp; oy * gr.Wp < n0 + n; ++oy) {
     const int64_t a = std::max<int64_t>(0, n0 - oy * gr.Wp), e = std::min(gr.Wo, n0 + n - oy * gr.Wp);
     if (a >= e) continue;
@@ -254,7 +254,8 @@ struct AmxSample {
   static constexpr int64_t kPixels = 512, kSums = int64_t(1) << 20;
   bool taps_outer() const { return T * f.Cout * f.Cin * int64_t(sizeof(float)) > kSums; }
   int64_t weight_grad_workspace() const {
-    return f.Cout * x_grid.pixels() + (odd_taps ? 2 : 1) * x_grid.P * f.Cin + 2 * (taps_outer() ? 1 : T) * f.Cout * f.Cin;
+    return f.Cout * x_grid.pixels() + (odd_taps ? 2 : 1) * x_grid.P * f.Cin +
+           2 * (taps_outer() ? 1 : T) * f.Cout * f.Cin;
   }
 
   // dw (Cout, Cin, kH, kW) from dy (Cout, Hout, Wout) and x (Cin, H, W).

@@ -192,9 +192,10 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> amx_bf16_norm_
     for (int64_t grp = 0; grp < groups; ++grp) {
       const int64_t s = b * groups + grp;
       const Plane dzg{dz + grp * Cg * N, Cg, g.Hout, g.Wout, N, g.Wout, 1};
-      const u16* ws_w = sample_of(w, s, Cg * Cin_g * k.T);
-      if (mask[0]) k.input_grad(dzg, ws_w, nullptr, ws, plane_of(dx, groups, s));
-      if (mask[1]) k.weight_grad(dzg, plane_of(x, groups, s), ws, static_cast<u16*>(dw.mutable_data_ptr()) + s * Cg * Cin_g * k.T);
+      const int64_t per_sample = Cg * Cin_g * k.T;
+      if (mask[0]) k.input_grad(dzg, sample_of(w, s, per_sample), nullptr, ws, plane_of(dx, groups, s));
+      if (mask[1])
+        k.weight_grad(dzg, plane_of(x, groups, s), ws, static_cast<u16*>(dw.mutable_data_ptr()) + s * per_sample);
     }
   });
   return {dx, dw, dscale, dshift};

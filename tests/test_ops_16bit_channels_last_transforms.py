@@ -1,5 +1,6 @@
 """The support table's bfloat16 / float16 and channels_last rows on the CPU beyond values and gradients:
-torch.func (jvp, grad, per-sample gradients), forward-mode AD and torch.export, for the conv and the fused op,
+torch.func (jvp, grad, per-sample gradients), forward-mode AD and torch.export, for the conv and the fused op
+(bfloat16 also on layers wide enough for the AMX kernels),
 against the same transforms of the float64 reference on the same values, with the dtype's tolerance; and the 1-D
 ops in 16-bit: second order, torch.compile and torch.export.
 
@@ -26,7 +27,10 @@ VARIANTS = {
     "float16": (torch.float16, torch.contiguous_format),
     "channels_last-float32": (torch.float32, torch.channels_last),
     "channels_last-bfloat16": (torch.bfloat16, torch.channels_last),
+    "bfloat16-wide": (torch.bfloat16, torch.contiguous_format),  # wide enough for the AMX kernels where the CPU has them
 }
+# name -> (Cin, H, W, Cout); others: SIZES["default"]
+SIZES = {"default": (3, 6, 7, 4), "bfloat16-wide": (16, 12, 12, 16)}
 OPS = {
     "conv": lambda m: lambda x, w, b: m.dynamic_conv2d(x, w, b, padding=1, dilation=(1, 2)),
     "fused": lambda m: lambda x, w, s, t: m.dynamic_conv_norm_act(x, w, s, t, dilation=2, norm="layer",
@@ -39,11 +43,22 @@ pytestmark = pytest.mark.usefixtures("torch_jvp_decompositions")  # torch's own 
 def _inputs(op, variant, B=2, seed=3):
     """The op's inputs in the variant's dtype and x's memory format, and the same values in float64."""
     dtype, fmt = VARIANTS[variant]
-    x, w, scale, shift, bias = (t.detach() for t in make_problem(B, 3, 6, 7, 4, (3, 2), F64, seed=seed, bias=True))
+    Cin, H, W, Cout = SIZES.get(variant, SIZES["default"])
+    x, w, scale, shift, bias = (t.detach() for t in make_problem(B, Cin, H, W, Cout, (3, 2), F64, seed=seed, bias=True))
     inputs = (x, w, bias) if op == "conv" else (x, w, scale, shift)
     low = tuple(t.to(dtype) for t in inputs)
     low = (low[0].to(memory_format=fmt),) + low[1:]
     return low, tuple(t.to(F64) for t in low)
+
+
+def test_the_wide_variant_takes_the_amx_kernels_where_the_cpu_has_them():
+    Cin, H, W, Cout = SIZES["bfloat16-wide"]
+    engine = dyconv.cpu_engine_for(torch.empty(2, Cin, H, W, dtype=torch.bfloat16), (2, Cout, Cin, 3, 2), padding=1,
+                                   dilation=(1, 2))
+    if engine != "amx-bf16" and dyconv.cpu_engine_for(torch.empty(2, 16, 12, 12, dtype=torch.bfloat16),
+                                                       (2, 16, 16, 3, 3), padding=1) != "amx-bf16":
+        pytest.skip("this CPU has no AMX-BF16")
+    assert engine == "amx-bf16"
 
 
 @pytest.mark.parametrize("transform", ["jvp", "grad", "vmap"])
@@ -92,7 +107,9 @@ def test_torch_export_with_a_dynamic_batch_is_eager(variant):
     def inputs(B):
         (x, w, scale, shift), _ = _inputs("fused", variant, B=B, seed=B)
         gen = torch.Generator().manual_seed(B)
-        return x, w, scale, shift, torch.randn(B, 4, 4, 3, 3, generator=gen).to(w.dtype), torch.randn(B, 4, generator=gen).to(w.dtype)
+        C = w.shape[1]
+        w2 = (torch.randn(B, C, C, 3, 3, generator=gen) / (9 * C) ** 0.5).to(w.dtype)
+        return x, w, scale, shift, w2, torch.randn(B, C, generator=gen).to(w.dtype)
 
     program = export(Layer(), inputs(3), dynamic_shapes=tuple({0: Dim("batch")} for _ in range(6)))
     for B in (2, 5):
@@ -141,3 +158,33 @@ def test_1d_ops_16_bit_second_order_compile_and_export(low):
     assert torch.equal(program.module()(*inputs), eager)
     more = [torch.cat([t, 2 * t, -t]) for t in inputs]  # another batch size through the same program
     assert torch.equal(program.module()(*more), layer(*more))
+
+
+WIDE_1D = (2, 32, 200, 32, 3, 1, "same", 4, 1)  # 32 -> 32 channels, 200 outputs: the AMX kernels in bfloat16
+
+
+@pytest.mark.parametrize("transform", ["jvp", "grad", "vmap"])
+@pytest.mark.parametrize("low", [torch.bfloat16, torch.float16], ids=str)
+def test_1d_ops_torch_func_16_bit(low, transform):
+    """dynamic_conv1d and dynamic_conv_transpose1d in 16-bit under torch.func against the same transforms of the
+    float64 reference on the same values, with the dtype's tolerance."""
+    cases = []
+    for case in (CONV_CASES[0], WIDE_1D):
+        tensors, kw = conv_problem(case, F64)
+        cases.append((f"conv1d {case}", tensors,
+                      lambda m, kw=kw: lambda *a: m.dynamic_conv1d(*a, **kw)))
+    tensors, args = transpose_problem(TRANSPOSE_CASES[1], F64)
+    cases.append(("conv_transpose1d", tensors, lambda m: lambda *a: m.dynamic_conv_transpose1d(*a, *args)))
+    for name, tensors, op in cases:
+        low_inputs = tuple(t.detach().to(low) for t in tensors)
+        exact = tuple(t.to(F64) for t in low_inputs)
+        if transform == "jvp":
+            tangents = [torch.randn(t.shape, generator=torch.Generator().manual_seed(100 + i)).to(low)
+                        for i, t in enumerate(low_inputs)]
+            got = func.jvp(op(dyconv), low_inputs, tuple(tangents))
+            want = func.jvp(op(reference), exact, tuple(t.to(F64) for t in tangents))
+        else:
+            v = torch.randn(op(reference)(*exact).shape, generator=torch.Generator().manual_seed(7)).to(low)
+            got = TRANSFORMS[transform](op(dyconv), low_inputs, v)
+            want = TRANSFORMS[transform](op(reference), exact, v.to(F64))
+        _matches(got, want, f"{name} {low} {transform}", low)

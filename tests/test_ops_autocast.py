@@ -80,6 +80,22 @@ def test_dynamic_conv2d_under_cpu_autocast_takes_amx_where_it_can():
     assert torch.equal(out, dyconv.dynamic_conv2d(x.bfloat16(), w.bfloat16(), padding=1))
 
 
+def test_channels_last_is_kept_under_cpu_autocast():
+    """A channels_last x gives channels_last results: the conv's in the autocast dtype, the fused op's in float32."""
+    gen = torch.Generator().manual_seed(8)
+    x = torch.randn(2, 16, 12, 12, generator=gen).to(memory_format=torch.channels_last)
+    w = torch.randn(2, 16, 16, 3, 3, generator=gen) / 12
+    scale, shift = 1 + 0.2 * torch.randn(2, 16, generator=gen), 0.1 * torch.randn(2, 16, generator=gen)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = dyconv.dynamic_conv2d(x, w, padding=1)
+        z = dyconv.dynamic_conv_norm_act(x, w, scale, shift, activation="sigmoid")
+    assert y.dtype == torch.bfloat16 and y.is_contiguous(memory_format=torch.channels_last)
+    assert z.dtype == torch.float32 and z.is_contiguous(memory_format=torch.channels_last)
+    low = [t.bfloat16().double() for t in (x, w)]
+    assert_close(y.double(), reference.dynamic_conv2d(*low, padding=1), torch.bfloat16, "conv")
+    assert_close(z, reference.dynamic_conv_norm_act(x, w, scale, shift, activation="sigmoid"), torch.float32, "fused")
+
+
 @pytest.mark.parametrize("low", LOW, ids=str)
 @pytest.mark.parametrize("norm", ["layer", "instance", "none"])
 def test_dynamic_conv_norm_act_under_cpu_autocast(low, norm):

@@ -27,7 +27,7 @@ VARIANTS = {
     "float16": (torch.float16, torch.contiguous_format),
     "channels_last-float32": (torch.float32, torch.channels_last),
     "channels_last-bfloat16": (torch.bfloat16, torch.channels_last),
-    "bfloat16-wide": (torch.bfloat16, torch.contiguous_format),  # wide enough for the AMX kernels where the CPU has them
+    "bfloat16-wide": (torch.bfloat16, torch.contiguous_format),  # wide enough for the AMX kernels, where present
 }
 # name -> (Cin, H, W, Cout); others: SIZES["default"]
 SIZES = {"default": (3, 6, 7, 4), "bfloat16-wide": (16, 12, 12, 16)}

@@ -82,8 +82,9 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> amx_bf16_norm_
   const Activation act = problem.act;
   const AmxSample k(g.folded());
   const int64_t N = g.N(), Cout = g.Cout, Cg = k.f.Cout, groups = g.groups;
+  const int64_t G = stat_groups(norm, Cout);
   at::Tensor out = new_in_format(x, {g.B, Cout, g.Hout, g.Wout}), y = new_output(x, {g.B, Cout, g.Hout, g.Wout});
-  at::Tensor mean = new_output(x, {g.B, stat_groups(norm, Cout)}), rstd = new_output(x, {g.B, stat_groups(norm, Cout)});
+  at::Tensor mean = new_output(x, {g.B, G}), rstd = new_output(x, {g.B, G});
   const at::Tensor w = weight.contiguous(), scale = scale_in.contiguous(), shift = shift_in.contiguous();
   const int64_t floats = Cout * N + N;  // the sample's conv sums, one activated row
   for_each_sample(g.B, k.forward_workspace() + 2 * floats, [&](int64_t b, u16* ws) {
@@ -95,7 +96,8 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> amx_bf16_norm_
       k.forward(plane_of(x, groups, s), sample_of(w, s, Cg * k.f.Cin * k.T), ws,
                 [&](const float* C, int64_t n0, int64_t n, const Grid& gr) {
                   for (int64_t oy = n0 / gr.Wp; oy * gr.Wp < n0 + n; ++oy) {
-                    const int64_t a = std::max<int64_t>(0, n0 - oy * gr.Wp), e = std::min(gr.Wo, n0 + n - oy * gr.Wp);
+                    const int64_t a = std::max<int64_t>(0, n0 - oy * gr.Wp);
+                    const int64_t e = std::min(gr.Wo, n0 + n - oy * gr.Wp);
                     for (int64_t m = 0; a < e && m < Cg; ++m)
                       std::memcpy(zg + m * N + oy * gr.Wo + a, C + m * kColumns + oy * gr.Wp - n0 + a,
                                   (e - a) * sizeof(float));
@@ -115,14 +117,14 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> amx_bf16_norm_
           m2 += cm2[c] + delta * delta * n * acc_t(N) / tot;
           n = tot;
         }
-        std::fill(cm.begin(), cm.end(), mu);
-        std::fill(cm2.begin(), cm2.end(), m2 / acc_t(Cout));  // each channel's share: the same rstd below
+        std::fill(m.begin(), m.end(), float(mu));
+        std::fill(r.begin(), r.end(), float(1.0 / std::sqrt(m2 / n + eps)));
+      } else {
+        for (int64_t c = 0; c < Cout; ++c) {
+          m[c] = float(cm[c]);
+          r[c] = float(1.0 / std::sqrt(cm2[c] / acc_t(N) + eps));
+        }
       }
-      for (int64_t c = 0; c < Cout; ++c) {
-        m[c] = float(cm[c]);
-        r[c] = float(1.0 / std::sqrt(cm2[c] / acc_t(N) + eps));
-      }
-      const int64_t G = mean.size(1);
       u16* mp = static_cast<u16*>(mean.mutable_data_ptr()) + b * G;
       u16* rp = static_cast<u16*>(rstd.mutable_data_ptr()) + b * G;
       for (int64_t s = 0; s < G; ++s) mp[s] = to_bf16(m[s]), rp[s] = to_bf16(r[s]);
@@ -167,7 +169,10 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> amx_bf16_norm_
     std::vector<float> m(Cout, 0.f), r(Cout, 1.f);
     if (norm != Norm::None) {
       const std::vector<float> mv = floats_of(mean, b), rv = floats_of(rstd, b);
-      for (int64_t c = 0; c < Cout; ++c) m[c] = mv[norm == Norm::Layer ? 0 : c], r[c] = rv[norm == Norm::Layer ? 0 : c];
+      for (int64_t c = 0; c < Cout; ++c) {
+        const int64_t s = norm == Norm::Layer ? 0 : c;
+        m[c] = mv[s], r[c] = rv[s];
+      }
     }
     const Plane gp = sample_plane(grad_out, b), yp = sample_plane(y, b);
     const auto a_of = [&](int64_t c) { return norm == Norm::None ? sc[c] : r[c] * sc[c]; };
@@ -175,7 +180,8 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> amx_bf16_norm_
     std::vector<acc_t> s1(Cout, 0), s2(Cout, 0);
     for (int64_t c = 0; c < Cout; ++c) {
       row_to_float(gp, c, gf), row_to_float(yp, c, yf);
-      with_activation(act, [&](auto A) { dz_sums<A.value>(gf, yf, N, a_of(c), o_of(c), m[c], r[c], s1[c], s2[c]); });
+      with_activation(act,
+                      [&](auto A) { dz_sums<A.value>(gf, yf, N, a_of(c), o_of(c), m[c], r[c], s1[c], s2[c]); });
       if (mask[2]) static_cast<u16*>(dscale.mutable_data_ptr())[b * Cout + c] = to_bf16(float(s2[c]));
       if (mask[3]) static_cast<u16*>(dshift.mutable_data_ptr())[b * Cout + c] = to_bf16(float(s1[c]));
     }
@@ -186,7 +192,8 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> amx_bf16_norm_
     const Plane dzp{dz, Cout, g.Hout, g.Wout, N, g.Wout, 1};
     for (int64_t c = 0; c < Cout; ++c) {
       row_to_float(gp, c, gf), row_to_float(yp, c, yf);
-      with_activation(act, [&](auto A) { dy_row<A.value>(gf, yf, row, N, a_of(c), o_of(c), k1[c], k2[c], k3[c]); });
+      with_activation(act,
+                      [&](auto A) { dy_row<A.value>(gf, yf, row, N, a_of(c), o_of(c), k1[c], k2[c], k3[c]); });
       row_from_float(row, dzp, c);
     }
     for (int64_t grp = 0; grp < groups; ++grp) {

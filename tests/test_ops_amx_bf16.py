@@ -132,6 +132,15 @@ def test_nan_and_inf_reach_the_outputs_they_touch(two_threads):
         assert torch.equal(a.isinf(), e.isinf()) and torch.equal(a[a.isinf()].double(), e[e.isinf()]), what
 
 
+def test_onednn_switched_off_takes_the_float32_engines(monkeypatch):
+    """torch's brgemm refuses VNNI operands while oneDNN is off: the calls run the converted path instead."""
+    x, w, b, dy, kw = _tensors(GEOMETRIES[0])
+    want = dyconv.dynamic_conv2d(x, w, b, **kw)
+    monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)  # restored after the test
+    assert dyconv.cpu_engine_for(x, w, **kw) != "amx-bf16"
+    assert_close(dyconv.dynamic_conv2d(x, w, b, **kw).double(), want.double(), BF16, "oneDNN off")
+
+
 @pytest.mark.parametrize("case", ["stride 2", "8 channels", "small map", "depthwise", "float16", "float32",
                                   "switched off"])
 def test_where_it_does_not_apply(case, monkeypatch):

@@ -55,7 +55,7 @@ constexpr int64_t kAmxMinChannels = 16;
 constexpr int64_t kAmxMinPixels = 128;
 
 // Whether this CPU runs bfloat16 AMX tiles (CPUID leaf 7: EDX bit 22) and torch's brgemm can use
-// them (it asks the OS for the tile state itself).
+// them (it asks the OS for the tile state itself; could_pack: oneDNN's ISA is AMX).
 inline bool cpu_has_amx_bf16() {
 #if defined(DYCONV_AMX_BF16)
   static const bool has = [] {
@@ -76,7 +76,9 @@ inline bool amx_bf16_applies(const ConvGeometry& g, at::ScalarType dtype) {
   if (g.Hout * g.Wout < kAmxMinPixels) return false;
   const char* env = std::getenv("DYCONV_AMX");
   if (env && std::strcmp(env, "0") == 0) return false;
-  return cpu_has_amx_bf16();
+  // torch's brgemm refuses VNNI operands while oneDNN is switched off (torch.backends.mkldnn.enabled = False),
+  // which a program may do at any time: asked at each call.
+  return cpu_has_amx_bf16() && at::globalContext().userEnabledMkldnn();
 }
 
 #if defined(DYCONV_AMX_BF16)

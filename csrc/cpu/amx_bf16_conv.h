@@ -144,17 +144,6 @@ inline at::Tensor amx_bf16_conv2d_weight_grad(const ConvGeometry& g, const at::T
   return dw;
 }
 
-#else  // never called: amx_bf16_applies is false without AMX support in torch and the compiler
-inline at::Tensor amx_bf16_conv2d(const ConvGeometry&, const at::Tensor&, const at::Tensor&, const at::Tensor&) {
-  TORCH_INTERNAL_ASSERT(false, "dyconv was built without the AMX bfloat16 kernels");
-}
-inline at::Tensor amx_bf16_conv2d_input_grad(const ConvGeometry&, const at::Tensor&, const at::Tensor&,
-                                             const at::Tensor&, const at::Tensor&) {
-  TORCH_INTERNAL_ASSERT(false, "dyconv was built without the AMX bfloat16 kernels");
-}
-inline at::Tensor amx_bf16_conv2d_weight_grad(const ConvGeometry&, const at::Tensor&, const at::Tensor&) {
-  TORCH_INTERNAL_ASSERT(false, "dyconv was built without the AMX bfloat16 kernels");
-}
 #endif  // DYCONV_AMX_BF16
 
 }  // namespace dyconv::cpu

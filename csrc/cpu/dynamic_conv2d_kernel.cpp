@@ -93,7 +93,9 @@ at::Tensor dynamic_conv2d_cpu(const at::Tensor& x, const at::Tensor& weight,
                               c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups) {
   const ConvGeometry g =
       check_conv_inputs("dynamic_conv2d", x, weight, bias_in, stride, padding, dilation, groups);
+#if defined(DYCONV_AMX_BF16)
   if (amx_bf16_applies(g, x.scalar_type())) return amx_bf16_conv2d(g, x, weight, bias_in.value_or(at::Tensor()));
+#endif
   return in_converted_chunks(g, {x, weight, bias_in.value_or(at::Tensor())}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
     return std::vector<at::Tensor>{conv2d_forward(c, t[0], t[1], t[2])};
   })[0];
@@ -104,6 +106,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
     c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
     std::array<bool, 3> mask, int64_t groups) {
   const ConvGeometry g = check_conv_backward(grad_out, x, weight, stride, padding, dilation, groups);
+#if defined(DYCONV_AMX_BF16)
   if (amx_bf16_applies(g, x.scalar_type())) {
     at::Tensor dx, dw, db;
     std::tie(dx, dw, db) = new_conv_grads(g, x, {false, false, mask[2]});
@@ -112,6 +115,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dynamic_conv2d_backward_cpu(
     if (mask[1]) dw = amx_bf16_conv2d_weight_grad(g, grad_out, x);
     return {dx, dw, db};
   }
+#endif
   const auto grads = in_converted_chunks(g, {x, grad_out, weight}, [&](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
     const auto [dx, dw, db] = conv2d_backward(c, t[1], t[0], t[2], mask);
     return std::vector<at::Tensor>{dx, dw, db};

@@ -72,9 +72,11 @@ at::Tensor dynamic_conv_transpose2d_cpu(const at::Tensor& x, const at::Tensor& w
                                         int64_t groups) {
   const ConvGeometry g = check_conv_transpose_inputs(x, weight, bias_in, stride, padding,
                                                      output_padding, dilation, groups);
+#if defined(DYCONV_AMX_BF16)
   // The input gradient of the convolution g, whose output gradient is x.
   if (amx_bf16_applies(g, x.scalar_type()))
     return amx_bf16_conv2d_input_grad(g, x, weight, bias_in.value_or(at::Tensor()), x);
+#endif
   return in_converted_chunks(g, {x, weight, bias_in.value_or(at::Tensor())}, [](const ConvGeometry& c, const std::vector<at::Tensor>& t) {
     return std::vector<at::Tensor>{conv_transpose2d(c, t[0], t[1], t[2])};
   })[0];

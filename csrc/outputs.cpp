@@ -12,6 +12,13 @@ at::Tensor new_output(const at::Tensor& x, c10::IntArrayRef sizes) {
   return t;
 }
 
+at::Tensor new_output_in_format_of(const at::Tensor& x, c10::IntArrayRef sizes) {
+  if (sizes.size() != 4 || !gives_channels_last(x)) return new_output(x, sizes);
+  at::Tensor t = at::empty(sizes, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  if (t.is_cpu()) advise_huge_pages(t.data_ptr(), t.nbytes());
+  return t;
+}
+
 at::Tensor new_grad(bool wanted, const at::Tensor& x, c10::IntArrayRef sizes) {
   return wanted ? new_output(x, sizes) : x.new_empty({0});
 }

@@ -13,6 +13,10 @@ namespace dyconv {
 
 at::Tensor new_output(const at::Tensor& x, c10::IntArrayRef sizes);
 
+// new_output in x's memory format: channels_last where gives_channels_last(x) and sizes are 4-D (the ops'
+// output and input gradient follow x, as F.conv2d's do).
+at::Tensor new_output_in_format_of(const at::Tensor& x, c10::IntArrayRef sizes);
+
 // A gradient output of a backward op: new_output when wanted, else a fresh
 // empty tensor of shape (0,) (the outputs of an op must not alias).
 at::Tensor new_grad(bool wanted, const at::Tensor& x, c10::IntArrayRef sizes);

@@ -84,11 +84,6 @@ inline bool amx_bf16_applies(const ConvGeometry& g, at::ScalarType dtype) {
 #if defined(DYCONV_AMX_BF16)
 namespace amx_detail {
 
-inline at::Tensor new_in_format(const at::Tensor& like, c10::IntArrayRef sizes) {
-  return at::empty(sizes, like.options().memory_format(gives_channels_last(like) ? at::MemoryFormat::ChannelsLast
-                                                                                 : at::MemoryFormat::Contiguous));
-}
-
 // Sample s's part of a contiguous per-sample tensor of 16-bit values, `per_sample` values each.
 inline const u16* sample_of(const at::Tensor& t, int64_t s, int64_t per_sample) {
   return static_cast<const u16*>(t.const_data_ptr()) + s * per_sample;
@@ -101,16 +96,14 @@ inline at::Tensor amx_bf16_conv2d(const ConvGeometry& g, const at::Tensor& x, co
                                   const at::Tensor& bias) {
   using namespace amx_detail;
   const AmxSample k(g.folded());
-  at::Tensor y = new_in_format(x, {g.B, g.Cout, g.Hout, g.Wout});
+  at::Tensor y = new_output_in_format_of(x, {g.B, g.Cout, g.Hout, g.Wout});
   const at::Tensor w = weight.contiguous();
   const at::Tensor b = bias.defined() ? bias.contiguous() : at::Tensor();
   for_each_sample(k.f.B, k.forward_workspace(), [&](int64_t s, u16* ws) {
     const u16* bp = b.defined() ? sample_of(b, s, k.f.Cout) : nullptr;
     const Plane out = plane_of(y, g.groups, s);
     k.forward(plane_of(x, g.groups, s), sample_of(w, s, k.f.Cout * k.f.Cin * k.T), ws,
-              [&](const float* C, int64_t n0, int64_t n, const Grid& gr) {
-                store_outputs(C, kColumns, n0, n, gr, bp, out);
-              });
+              [&](const float* C, int64_t n0, int64_t n) { store_outputs(C, kColumns, n0, n, k.x_grid, bp, out); });
   });
   return y;
 }
@@ -121,7 +114,7 @@ inline at::Tensor amx_bf16_conv2d_input_grad(const ConvGeometry& g, const at::Te
                                              const at::Tensor& bias, const at::Tensor& like) {
   using namespace amx_detail;
   const AmxSample k(g.folded());
-  at::Tensor dx = new_in_format(like, {g.B, g.Cin, g.H, g.W});
+  at::Tensor dx = new_output_in_format_of(like, {g.B, g.Cin, g.H, g.W});
   const at::Tensor w = weight.contiguous();
   const at::Tensor b = bias.defined() ? bias.contiguous() : at::Tensor();
   for_each_sample(k.f.B, k.input_grad_workspace(), [&](int64_t s, u16* ws) {

@@ -160,13 +160,21 @@ DYCONV_AMX_V4 inline void store_weight_grad(const float* C, int64_t Cout, int64_
     for (int64_t t = 0; t < n; ++t) dw[i * T + t0 + t] = to_bf16(C[t * plane + i]);
 }
 
+// f(oy, a, e) for each output row oy with outputs [a, e) among the grid positions [n0, n0 + n): the
+// block's columns past Wo on each row are the dropped ones.
+template <typename F>
+void for_each_output_run(const Grid& gr, int64_t n0, int64_t n, F&& f) {
+  for (int64_t oy = n0 / gr.Wp; oy * gr.Wp < n0 + n; ++oy) {
+    const int64_t a = std::max<int64_t>(0, n0 - oy * gr.Wp), e = std::min(gr.Wo, n0 + n - oy * gr.Wp);
+    if (a < e) f(oy, a, e);
+  }
+}
+
 // Rows [0, M) of the grid positions [n0, n0 + n) in C (row stride ldc) that are outputs, plus
 // bias[m] (or nothing), rounded into out (M, Ho, Wo).
 DYCONV_AMX_V4 inline void store_outputs(const float* C, int64_t ldc, int64_t n0, int64_t n, const Grid& gr,
                                         const u16* bias, const Plane& out) {
-  for (int64_t oy = n0 / gr.Wp; oy * gr.Wp < n0 + n; ++oy) {
-    const int64_t a = std::max<int64_t>(0, n0 - oy * gr.Wp), e = std::min(gr.Wo, n0 + n - oy * gr.Wp);
-    if (a >= e) continue;
+  for_each_output_run(gr, n0, n, [&](int64_t oy, int64_t a, int64_t e) {
     for (int64_t m = 0; m < out.C; ++m) {
       float add = 0.f;
       if (bias) {
@@ -180,7 +188,7 @@ DYCONV_AMX_V4 inline void store_outputs(const float* C, int64_t ldc, int64_t n0,
       else
         for (int64_t ox = a; ox < e; ++ox) dst[ox * out.sw] = to_bf16(src[ox] + add);
     }
-  }
+  });
 }
 
 // Grid positions per brgemm call: a block of the output (M x kColumns float32) that stays in L1/L2.
@@ -224,29 +232,22 @@ struct AmxSample {
   // Floats of a block of sums, as 16-bit values.
   static int64_t sums(int64_t rows) { return 2 * rows * kColumns; }
 
-  int64_t forward_workspace() const { return Cin2 * x_grid.P + T * f.Cout * Cin2 + sums(f.Cout); }
+  int64_t forward_workspace() const { return correlation_workspace(false); }
 
-  // store(C, n0, n, grid): rows [0, Cout) of grid positions [n0, n0 + n) of the output in C (row
-  // stride kColumns), float32 sums without bias. w: the sample's (Cout, Cin, kH, kW), contiguous.
+  // store(C, n0, n): rows [0, Cout) of x_grid's positions [n0, n0 + n) in C (row stride kColumns),
+  // float32 sums without bias. w: the sample's (Cout, Cin, kH, kW), contiguous.
   template <typename Store>
   void forward(const Plane& x, const u16* w, u16* ws, Store&& store) const {
-    const int64_t packed = Cin2 * x_grid.P, taps = T * f.Cout * Cin2;
-    pack_channel_pairs(x, x_grid, ws);
-    if (!weight_in_place()) pack_taps(w, f.Cout, f.Cin, T, false, ws + packed);
-    correlate(x_grid, f.Cout, Cin2, weight_in_place() ? w : ws + packed, ws,
-              reinterpret_cast<float*>(ws + packed + taps),
-              [&](const float* C, int64_t n0, int64_t n) { store(C, n0, n, x_grid); });
+    run_correlation(x, w, false, ws, store);
   }
 
-  int64_t input_grad_workspace() const { return Cout2 * dy_grid.P + T * f.Cin * Cout2 + sums(f.Cin); }
+  int64_t input_grad_workspace() const { return correlation_workspace(true); }
 
   // dx (Cin, H, W) from dy (Cout, Hout, Wout), plus bias[c] where not null (the transposed conv).
   void input_grad(const Plane& dy, const u16* w, const u16* bias, u16* ws, const Plane& dx) const {
-    const int64_t packed = Cout2 * dy_grid.P, taps = T * f.Cin * Cout2;
-    pack_channel_pairs(dy, dy_grid, ws);
-    pack_taps(w, f.Cout, f.Cin, T, true, ws + packed);
-    correlate(dy_grid, f.Cin, Cout2, ws + packed, ws, reinterpret_cast<float*>(ws + packed + taps),
-              [&](const float* C, int64_t n0, int64_t n) { store_outputs(C, kColumns, n0, n, dy_grid, bias, dx); });
+    run_correlation(dy, w, true, ws, [&](const float* C, int64_t n0, int64_t n) {
+      store_outputs(C, kColumns, n0, n, dy_grid, bias, dx);
+    });
   }
 
   // Reduction blocks of kPixels: a block of the packed X^T (kPixels x Cin) stays in L2 for all taps, whose
@@ -256,6 +257,24 @@ struct AmxSample {
   int64_t weight_grad_workspace() const {
     return f.Cout * x_grid.pixels() + (odd_taps ? 2 : 1) * x_grid.P * f.Cin +
            2 * (taps_outer() ? 1 : T) * f.Cout * f.Cin;
+  }
+
+  // The forward (x_grid, taps W_t (Cout, Cin)) or the input gradient (`backward`: dy_grid, flipped taps
+  // transposed (Cin, Cout)): its input packed in channel pairs, the taps as A operands (the weight itself
+  // where weight_in_place), the sums of a block of grid positions; then correlate.
+  int64_t correlation_workspace(bool backward) const {
+    const int64_t M = backward ? f.Cin : f.Cout, K2 = backward ? Cout2 : Cin2;
+    return K2 * (backward ? dy_grid : x_grid).P + T * M * K2 + sums(M);
+  }
+  template <typename Store>
+  void run_correlation(const Plane& in, const u16* w, bool backward, u16* ws, Store&& store) const {
+    const Grid& gr = backward ? dy_grid : x_grid;
+    const int64_t M = backward ? f.Cin : f.Cout, K2 = backward ? Cout2 : Cin2;
+    const int64_t packed = K2 * gr.P, taps = T * M * K2;
+    const bool in_place = !backward && weight_in_place();
+    pack_channel_pairs(in, gr, ws);
+    if (!in_place) pack_taps(w, f.Cout, f.Cin, T, backward, ws + packed);
+    correlate(gr, M, K2, in_place ? w : ws + packed, ws, reinterpret_cast<float*>(ws + packed + taps), store);
   }
 
   // dw (Cout, Cin, kH, kW) from dy (Cout, Hout, Wout) and x (Cin, H, W).

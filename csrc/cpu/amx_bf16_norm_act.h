@@ -83,7 +83,8 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> amx_bf16_norm_
   const AmxSample k(g.folded());
   const int64_t N = g.N(), Cout = g.Cout, Cg = k.f.Cout, groups = g.groups;
   const int64_t G = stat_groups(norm, Cout);
-  at::Tensor out = new_in_format(x, {g.B, Cout, g.Hout, g.Wout}), y = new_output(x, {g.B, Cout, g.Hout, g.Wout});
+  at::Tensor out = new_output_in_format_of(x, {g.B, Cout, g.Hout, g.Wout});
+  at::Tensor y = new_output(x, {g.B, Cout, g.Hout, g.Wout});
   at::Tensor mean = new_output(x, {g.B, G}), rstd = new_output(x, {g.B, G});
   const at::Tensor w = weight.contiguous(), scale = scale_in.contiguous(), shift = shift_in.contiguous();
   const int64_t floats = Cout * N + N;  // the sample's conv sums, one activated row
@@ -94,14 +95,13 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> amx_bf16_norm_
       const int64_t s = b * groups + grp;
       float* zg = z + grp * Cg * N;
       k.forward(plane_of(x, groups, s), sample_of(w, s, Cg * k.f.Cin * k.T), ws,
-                [&](const float* C, int64_t n0, int64_t n, const Grid& gr) {
-                  for (int64_t oy = n0 / gr.Wp; oy * gr.Wp < n0 + n; ++oy) {
-                    const int64_t a = std::max<int64_t>(0, n0 - oy * gr.Wp);
-                    const int64_t e = std::min(gr.Wo, n0 + n - oy * gr.Wp);
-                    for (int64_t m = 0; a < e && m < Cg; ++m)
+                [&](const float* C, int64_t n0, int64_t n) {
+                  const Grid& gr = k.x_grid;
+                  for_each_output_run(gr, n0, n, [&](int64_t oy, int64_t a, int64_t e) {
+                    for (int64_t m = 0; m < Cg; ++m)
                       std::memcpy(zg + m * N + oy * gr.Wo + a, C + m * kColumns + oy * gr.Wp - n0 + a,
                                   (e - a) * sizeof(float));
-                  }
+                  });
                 });
     }
     const std::vector<float> sc = floats_of(scale, b), sh = floats_of(shift, b);
@@ -109,21 +109,14 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> amx_bf16_norm_
     if (norm != Norm::None) {
       std::vector<acc_t> cm(Cout), cm2(Cout);
       for (int64_t c = 0; c < Cout; ++c) row_stats(z + c * N, N, cm[c], cm2[c]);
-      if (norm == Norm::Layer) {  // Chan et al.'s merge of the channels
-        acc_t n = 0, mu = 0, m2 = 0;
-        for (int64_t c = 0; c < Cout; ++c) {
-          const acc_t delta = cm[c] - mu, tot = n + acc_t(N);
-          mu += delta * acc_t(N) / tot;
-          m2 += cm2[c] + delta * delta * n * acc_t(N) / tot;
-          n = tot;
-        }
-        std::fill(m.begin(), m.end(), float(mu));
-        std::fill(r.begin(), r.end(), float(1.0 / std::sqrt(m2 / n + eps)));
-      } else {
-        for (int64_t c = 0; c < Cout; ++c) {
-          m[c] = float(cm[c]);
-          r[c] = float(1.0 / std::sqrt(cm2[c] / acc_t(N) + eps));
-        }
+      MergedStats all;  // a layer norm's: the channels merged
+      for (int64_t c = 0; c < Cout; ++c) {
+        all.merge(acc_t(N), cm[c], cm2[c]);
+        m[c] = float(cm[c]), r[c] = float(MergedStats{acc_t(N), cm[c], cm2[c]}.rstd(eps));
+      }
+      if (norm == Norm::Layer) {
+        std::fill(m.begin(), m.end(), float(all.mean));
+        std::fill(r.begin(), r.end(), float(all.rstd(eps)));
       }
       u16* mp = static_cast<u16*>(mean.mutable_data_ptr()) + b * G;
       u16* rp = static_cast<u16*>(rstd.mutable_data_ptr()) + b * G;
@@ -153,10 +146,13 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> amx_bf16_norm_
   const int64_t N = g.N(), Cout = g.Cout, Cg = k.f.Cout, Cin_g = k.f.Cin, groups = g.groups;
   at::Tensor dx, dw, dscale, dshift;
   std::tie(dx, dw, dscale, dshift) = new_norm_act_grads(g, x, {false, mask[1], mask[2], mask[3]});
-  if (mask[0]) dx = new_in_format(x, {g.B, g.Cin, g.H, g.W});
+  if (mask[0]) dx = new_output_in_format_of(x, {g.B, g.Cin, g.H, g.W});
   const at::Tensor w = weight.contiguous(), scale = scale_in.contiguous(), shift = shift_in.contiguous();
   const at::Tensor mean = mean_in.contiguous(), rstd = rstd_in.contiguous();
   const bool need_conv = mask[0] || mask[1];
+  u16* dsc = mask[2] ? static_cast<u16*>(dscale.mutable_data_ptr()) : nullptr;
+  u16* dsh = mask[3] ? static_cast<u16*>(dshift.mutable_data_ptr()) : nullptr;
+  u16* dwp = mask[1] ? static_cast<u16*>(dw.mutable_data_ptr()) : nullptr;
   const int64_t conv_ws = need_conv ? std::max(mask[0] ? k.input_grad_workspace() : 0,
                                                mask[1] ? k.weight_grad_workspace() : 0) : 0;
   const int64_t dz_values = need_conv ? (Cout * N + 1) / 2 * 2 : 0;  // even: the floats after it stay aligned
@@ -178,12 +174,14 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> amx_bf16_norm_
     const auto a_of = [&](int64_t c) { return norm == Norm::None ? sc[c] : r[c] * sc[c]; };
     const auto o_of = [&](int64_t c) { return norm == Norm::None ? sh[c] : sh[c] - m[c] * a_of(c); };
     std::vector<acc_t> s1(Cout, 0), s2(Cout, 0);
+    // Each channel's rows are converted to float32 here and again for dy below: from bfloat16 that reads half
+    // the bytes that keeping the sample's float32 rows (2 x Cout x N, past L2 at layer 3) would.
     for (int64_t c = 0; c < Cout; ++c) {
       row_to_float(gp, c, gf), row_to_float(yp, c, yf);
       with_activation(act,
                       [&](auto A) { dz_sums<A.value>(gf, yf, N, a_of(c), o_of(c), m[c], r[c], s1[c], s2[c]); });
-      if (mask[2]) static_cast<u16*>(dscale.mutable_data_ptr())[b * Cout + c] = to_bf16(float(s2[c]));
-      if (mask[3]) static_cast<u16*>(dshift.mutable_data_ptr())[b * Cout + c] = to_bf16(float(s1[c]));
+      if (dsc) dsc[b * Cout + c] = to_bf16(float(s2[c]));
+      if (dsh) dsh[b * Cout + c] = to_bf16(float(s1[c]));
     }
     if (!need_conv) return;
     std::vector<float> k1(Cout), k2(Cout), k3(Cout);
@@ -201,8 +199,7 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> amx_bf16_norm_
       const Plane dzg{dz + grp * Cg * N, Cg, g.Hout, g.Wout, N, g.Wout, 1};
       const int64_t per_sample = Cg * Cin_g * k.T;
       if (mask[0]) k.input_grad(dzg, sample_of(w, s, per_sample), nullptr, ws, plane_of(dx, groups, s));
-      if (mask[1])
-        k.weight_grad(dzg, plane_of(x, groups, s), ws, static_cast<u16*>(dw.mutable_data_ptr()) + s * per_sample);
+      if (dwp) k.weight_grad(dzg, plane_of(x, groups, s), ws, dwp + s * per_sample);
     }
   });
   return {dx, dw, dscale, dshift};

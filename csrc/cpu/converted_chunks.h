@@ -42,7 +42,6 @@
 
 #include "checks.h"
 #include "cpu/engines.h"
-#include "huge_pages.h"
 #include "outputs.h"
 
 namespace dyconv::cpu {
@@ -109,11 +108,7 @@ inline void convert(const std::vector<Conversion>& conversions, int64_t n) {
 inline at::Tensor new_output_like(const at::Tensor& part, int64_t B, const at::Tensor& x, bool follows_x) {
   std::vector<int64_t> sizes(part.sizes().begin(), part.sizes().end());
   sizes[0] = B;
-  const bool channels_last = follows_x && part.dim() == 4 && gives_channels_last(x);
-  at::Tensor t = at::empty(sizes, x.options().memory_format(channels_last ? at::MemoryFormat::ChannelsLast
-                                                                           : at::MemoryFormat::Contiguous));
-  advise_huge_pages(t.data_ptr(), t.nbytes());
-  return t;
+  return follows_x ? new_output_in_format_of(x, sizes) : new_output(x, sizes);
 }
 
 }  // namespace converted_chunks_detail

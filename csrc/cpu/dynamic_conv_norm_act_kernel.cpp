@@ -41,20 +41,16 @@ void finish_stats(const ConvGeometry& f, const TilePlan& p, double eps,
                   const std::vector<acc_t>& tile_mean, const std::vector<acc_t>& tile_m2,
                   int64_t i0, int64_t i1, int64_t s, T* mean, T* rstd) {
   const int64_t N = f.N(), Cg = f.Cout;
-  acc_t n = 0, m = 0, m2 = 0;
+  MergedStats all;
   for (int64_t i = i0; i < i1; ++i) {
     const int64_t bf = i / Cg, cg = i % Cg;
     for (int64_t t = 0; t < p.ntiles; ++t) {
-      const acc_t nb = acc_t(p.end(t, N) - p.begin(t, N));
       const int64_t k = (bf * p.ntiles + t) * Cg + cg;
-      const acc_t delta = tile_mean[k] - m, tot = n + nb;
-      m += delta * nb / tot;
-      m2 += tile_m2[k] + delta * delta * n * nb / tot;
-      n = tot;
+      all.merge(acc_t(p.end(t, N) - p.begin(t, N)), tile_mean[k], tile_m2[k]);
     }
   }
-  mean[s] = T(m);
-  rstd[s] = T(1.0 / std::sqrt(m2 / n + eps));
+  mean[s] = T(all.mean);
+  rstd[s] = T(all.rstd(eps));
 }
 
 // Where a statistic is over one value, that value is its mean exactly and the

@@ -77,6 +77,19 @@ DYCONV_SIMD_CLONES void row_stats(const T* y, int64_t n, acc_t& mean, acc_t& m2)
   m2 = std::max(acc_t(0), q - acc_t(n) * dm * dm);
 }
 
+// Count, mean and sum of squared deviations of values seen in parts, merged part by part (Chan et
+// al.): as exact as a two-pass variance over all of them.
+struct MergedStats {
+  acc_t n = 0, mean = 0, m2 = 0;
+  void merge(acc_t nb, acc_t mean_b, acc_t m2_b) {
+    const acc_t delta = mean_b - mean, tot = n + nb;
+    mean += delta * nb / tot;
+    m2 += m2_b + delta * delta * n * nb / tot;
+    n = tot;
+  }
+  acc_t rstd(double eps) const { return 1.0 / std::sqrt(m2 / n + eps); }
+};
+
 // out = act(y * a + o)
 template <Activation A, typename T>
 DYCONV_SIMD_CLONES void apply_row(const T* y, T* out, int64_t n, T a, T o) {

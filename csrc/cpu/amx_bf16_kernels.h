@@ -170,10 +170,19 @@ void for_each_output_run(const Grid& gr, int64_t n0, int64_t n, F&& f) {
   }
 }
 
+// n floats src[i] + add, rounded into dst[i * stride].
+DYCONV_AMX_V4 inline void round_run(const float* src, float add, int64_t n, u16* dst, int64_t stride) {
+  if (stride == 1)
+    for (int64_t i = 0; i < n; ++i) dst[i] = to_bf16(src[i] + add);
+  else
+    for (int64_t i = 0; i < n; ++i) dst[i * stride] = to_bf16(src[i] + add);
+}
+
 // Rows [0, M) of the grid positions [n0, n0 + n) in C (row stride ldc) that are outputs, plus
-// bias[m] (or nothing), rounded into out (M, Ho, Wo).
-DYCONV_AMX_V4 inline void store_outputs(const float* C, int64_t ldc, int64_t n0, int64_t n, const Grid& gr,
-                                        const u16* bias, const Plane& out) {
+// bias[m] (or nothing), rounded into out (M, Ho, Wo). (The loops are in round_run: a lambda does not
+// inherit its function's target attribute, and to_bf16 would not be inlined in it.)
+inline void store_outputs(const float* C, int64_t ldc, int64_t n0, int64_t n, const Grid& gr, const u16* bias,
+                          const Plane& out) {
   for_each_output_run(gr, n0, n, [&](int64_t oy, int64_t a, int64_t e) {
     for (int64_t m = 0; m < out.C; ++m) {
       float add = 0.f;
@@ -181,12 +190,7 @@ DYCONV_AMX_V4 inline void store_outputs(const float* C, int64_t ldc, int64_t n0,
         const uint32_t u = uint32_t(bias[m]) << 16;
         std::memcpy(&add, &u, 4);
       }
-      const float* src = C + m * ldc + oy * gr.Wp - n0;
-      u16* dst = out.p + m * out.sc + oy * out.sh;
-      if (out.sw == 1)
-        for (int64_t ox = a; ox < e; ++ox) dst[ox] = to_bf16(src[ox] + add);
-      else
-        for (int64_t ox = a; ox < e; ++ox) dst[ox * out.sw] = to_bf16(src[ox] + add);
+      round_run(C + m * ldc + oy * gr.Wp - n0 + a, add, e - a, out.p + m * out.sc + oy * out.sh + a * out.sw, out.sw);
     }
   });
 }
